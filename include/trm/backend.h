@@ -1,0 +1,119 @@
+// The seam between the model and the hardware. The model (src/model) owns no arithmetic: it
+// asks a Backend for memory and for every operation, so a CUDA backend can replace the CPU one
+// without the model changing. Memory handed out by a backend lives wherever that backend
+// computes (host memory for the CPU backend); the model only passes those pointers back.
+// Token ids, labels and scalars cross the seam as host values.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace trm {
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+
+  // ---- memory (zero-initialized, aligned) ----
+  virtual float* alloc(std::int64_t n) = 0;
+  virtual void release(float* p) = 0;
+  virtual void to_host(const float* src, float* host_dst, std::int64_t n) = 0;
+  virtual void from_host(const float* host_src, float* dst, std::int64_t n) = 0;
+  virtual void copy(const float* src, float* dst, std::int64_t n) = 0;
+  virtual void fill(float* p, float value, std::int64_t n) = 0;
+
+  // ---- dense algebra ----
+  // y[R,out] = x[R,in] W^T with W [out,in]; ldx/ldy are the row strides of x and y.
+  virtual void linear_fwd(const float* x, int ldx, const float* W, float* y, int ldy, int rows, int in,
+                          int out) = 0;
+  // dx (= or +=) dy W; dW += dy^T x. Either output may be null.
+  virtual void linear_bwd(const float* x, int ldx, const float* W, const float* dy, int lddy, float* dx,
+                          int lddx, float* dW, int rows, int in, int out, bool accumulate_dx) = 0;
+  // Per-sample weight on the left, shared across the batch: y_b[M,N] = W[M,K] x_b[K,N], for
+  // b < batch with x_b = x + b*K*N, y_b = y + b*M*N (the MLP-t sequence mixing).
+  virtual void left_linear_fwd(const float* W, const float* x, float* y, int batch, int M, int K, int N) = 0;
+  // dx_b (=) W^T dy_b; dW += sum_b dy_b x_b^T.
+  virtual void left_linear_bwd(const float* W, const float* x, const float* dy, float* dx, float* dW,
+                               int batch, int M, int K, int N) = 0;
+
+  // y[r, :] += bias for every row;  dbias += sum over rows of dy.
+  virtual void bias_add(float* y, const float* bias, int rows, int cols) = 0;
+  virtual void bias_grad(const float* dy, float* dbias, int rows, int cols) = 0;
+
+  // ---- element-wise and fused ----
+  virtual void add(const float* a, const float* b, float* y, std::int64_t n) = 0;
+  virtual void add3(const float* a, const float* b, const float* c, float* y, std::int64_t n) = 0;
+  virtual void accumulate(float* y, const float* x, std::int64_t n) = 0;
+  virtual void add_rmsnorm(const float* a, const float* b, float* y, float* rinv, int rows, int cols,
+                           float eps) = 0;
+  virtual void rmsnorm_bwd(const float* y, const float* rinv, const float* dy, float* dx, int rows,
+                           int cols) = 0;
+  virtual void add_rmsnorm_seq(const float* a, const float* b, float* y, float* rinv, int batch, int L,
+                               int D, float eps) = 0;
+  virtual void rmsnorm_seq_bwd(const float* y, const float* rinv, const float* dy, float* dx, int batch,
+                               int L, int D) = 0;
+  virtual void swiglu_fwd(const float* gu, float* act, std::int64_t rows, int inter) = 0;
+  virtual void swiglu_bwd(const float* gu, const float* dact, float* dgu, std::int64_t rows, int inter) = 0;
+  virtual void rope(float* qkv, int batch, int L, int heads, int head_dim, const float* cos_t,
+                    const float* sin_t, bool inverse) = 0;
+
+  // ---- attention (no L x L state kept between forward and backward) ----
+  virtual std::int64_t attention_workspace(int L) const = 0;  // floats needed by the two calls below
+  virtual void attention_fwd(const float* qkv, float* out, float* lse, int batch, int L, int heads,
+                             int head_dim, float* workspace) = 0;
+  virtual void attention_bwd(const float* qkv, const float* out, const float* lse, const float* dout,
+                             float* dqkv, int batch, int L, int heads, int head_dim, float* workspace) = 0;
+
+  // ---- embeddings (ids are host arrays) ----
+  virtual void gather_rows(const float* table, const std::int32_t* ids, float* out, int n, int width) = 0;
+  virtual void embed_fwd(const std::int32_t* tokens, const float* tok_table, const float* puz,
+                         const float* pos, float* x, int batch, int S, int P, int D, int ndim, float scale,
+                         float pos_scale) = 0;
+  virtual void embed_bwd(const std::int32_t* tokens, const float* dx, float* dtok_table, float* dpuz,
+                         float* dpos, int batch, int S, int P, int D, int ndim, float scale,
+                         float pos_scale) = 0;
+
+  // ---- losses: per-sequence results come back to the host ----
+  virtual void stablemax_ce(const float* logits, const std::int32_t* labels, int batch, int S, int V,
+                            double* ce, const double* weight, float* dlogits, std::int32_t* correct,
+                            std::int32_t* valid) = 0;
+
+  // ---- optimizers ----
+  virtual void adam_atan2(float* theta, const float* g, float* m, float* v, std::int64_t n, float lr,
+                          float weight_decay, float beta1, float beta2, float step) = 0;
+  virtual void ema(float* ema, const float* theta, std::int64_t n, float rate) = 0;
+  // Sparse SignSGD on the rows of `table` named by the host ids: the gradient rows of equal ids
+  // are summed first, then row <- row * (1 - lr * wd) - lr * sign(sum). Other rows are untouched.
+  virtual void sparse_signsgd(float* table, const std::int32_t* ids, const float* grad_rows, int n, int width,
+                              float lr, float weight_decay) = 0;
+};
+
+// The CPU backend: OpenMP loops and an OpenMP-built OpenBLAS.
+std::unique_ptr<Backend> make_cpu_backend();
+
+// Owning device buffer tied to a backend.
+class DeviceBuffer {
+ public:
+  DeviceBuffer() = default;
+  DeviceBuffer(Backend& be, std::int64_t n) : be_(&be), p_(n ? be.alloc(n) : nullptr), n_(n) {}
+  ~DeviceBuffer() { reset(); }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  DeviceBuffer(DeviceBuffer&& o) noexcept : be_(o.be_), p_(o.p_), n_(o.n_) { o.p_ = nullptr; o.n_ = 0; }
+  DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
+    if (this != &o) { reset(); be_ = o.be_; p_ = o.p_; n_ = o.n_; o.p_ = nullptr; o.n_ = 0; }
+    return *this;
+  }
+  void reset() { if (p_) be_->release(p_); p_ = nullptr; n_ = 0; }
+  float* data() { return p_; }
+  const float* data() const { return p_; }
+  std::int64_t size() const { return n_; }
+
+ private:
+  Backend* be_ = nullptr;
+  float* p_ = nullptr;
+  std::int64_t n_ = 0;
+};
+
+}  // namespace trm

@@ -1,0 +1,85 @@
+// Model and optimizer configuration, with the field names of the reference's config so that a
+// config written by one side reads on the other.
+#pragma once
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace trm {
+
+// Thrown for anything a user can get wrong (configs, files, shapes); the message names the
+// culprit. Never used for internal invariants.
+struct Error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+enum class PosEncoding { kRope, kLearned, kNone };
+
+struct ModelConfig {
+  int vocab_size = 11;
+  int seq_len = 81;                 // S: task tokens per example
+  int num_puzzle_identifiers = 1;
+  int puzzle_emb_ndim = 512;        // 0 disables the puzzle embedding
+  int puzzle_emb_len = 16;          // P: prefix positions; 0 means ceil(ndim / hidden)
+  int H_cycles = 3;                 // T
+  int L_cycles = 6;                 // n
+  int L_layers = 2;
+  int hidden_size = 512;
+  int num_heads = 8;
+  double expansion = 4.0;
+  PosEncoding pos_encodings = PosEncoding::kRope;
+  bool mlp_t = false;
+  double rms_norm_eps = 1e-5;
+  double rope_theta = 10000.0;
+  int halt_max_steps = 16;
+  double halt_exploration_prob = 0.1;
+
+  // Derived sizes.
+  int prefix_len() const;           // P after resolving 0
+  int total_len() const { return seq_len + prefix_len(); }  // L
+  int head_dim() const { return hidden_size / num_heads; }
+  int mlp_inter() const;            // channel SwiGLU inner size (1536 for D = 512)
+  int mlp_t_inter() const;          // sequence SwiGLU inner size (512 for L = 97)
+  std::int64_t parameter_count() const;  // trainable parameters (excludes the puzzle table)
+
+  // Throws trm::Error naming the field when the config cannot describe a model.
+  void validate() const;
+};
+
+// SwiGLU inner size: round(expansion * h * 2/3), rounded up to a multiple of 256.
+int swiglu_inter(double expansion, int h);
+
+struct OptimConfig {
+  double lr = 1e-4;
+  int lr_warmup_steps = 2000;
+  double lr_min_ratio = 1.0;
+  std::int64_t total_steps = 1;
+  double weight_decay = 1.0;
+  double beta1 = 0.9;
+  double beta2 = 0.95;
+  double puzzle_emb_lr = 1e-4;
+  double puzzle_emb_weight_decay = 1.0;
+  double ema_rate = 0.999;
+  int loss_divisor = 768;  // the global batch size the summed loss is divided by
+
+  void validate() const;
+};
+
+// Learning rate at optimizer step `step` (counted from 1): linear warmup, then cosine down to
+// min_ratio * base (constant when min_ratio = 1, the reference's setting).
+double lr_schedule(std::int64_t step, double base_lr, int warmup_steps, std::int64_t total_steps,
+                   double min_ratio);
+
+// JSON (de)serialization with the reference's key names. Unknown keys are rejected so a typo
+// does not silently fall back to a default.
+void to_json(nlohmann::json& j, const ModelConfig& c);
+void from_json(const nlohmann::json& j, ModelConfig& c);
+void to_json(nlohmann::json& j, const OptimConfig& c);
+void from_json(const nlohmann::json& j, OptimConfig& c);
+
+std::string to_string(PosEncoding p);
+PosEncoding pos_encoding_from_string(const std::string& s);
+
+}  // namespace trm

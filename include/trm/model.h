@@ -1,0 +1,124 @@
+// The TRM network: parameters, one supervision step (forward), its loss and its backward.
+//
+// One supervision step from the carry (z_H, z_L):
+//   x = embed(inputs, puzzle ids)
+//   T-1 rounds without gradient:   n times z_L = net(z_L + z_H + x); then z_H = net(z_H + z_L)
+//   1 differentiated round:        the same, with every net call's activations kept
+//   logits = lm_head(z_H)[:, P:],  q = q_head(z_H[:, 0])
+// The carry buffers are overwritten with the new (detached) state.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "trm/backend.h"
+#include "trm/config.h"
+
+namespace trm {
+
+struct ParamInfo {
+  std::string name;                 // reference checkpoint name, e.g. "lm_head.weight"
+  std::vector<std::int64_t> shape;
+  std::int64_t offset = 0;          // into the flat parameter (and gradient) buffer
+  std::int64_t numel = 0;
+};
+
+// One batch of examples. All arrays are host memory.
+struct Batch {
+  int size = 0;                             // B
+  const std::int32_t* inputs = nullptr;     // [B, S] token ids
+  const std::int32_t* labels = nullptr;     // [B, S]; negative = ignored; may be null in inference
+  const std::int32_t* puzzle_ids = nullptr; // [B]
+};
+
+struct LossResult {
+  double loss = 0;         // (lm_loss + 0.5 * q_halt_loss) / loss_divisor: what backward() differentiates
+  double lm_loss = 0;      // sum over sequences of the per-sequence token-mean stablemax CE
+  double q_halt_loss = 0;  // sum over sequences of BCE(q_halt, sequence exactly correct)
+  std::vector<std::int32_t> seq_correct;  // per sequence: all supervised tokens right (1 if none)
+  std::vector<std::int32_t> correct;      // per sequence: supervised tokens predicted right
+  std::vector<std::int32_t> valid;        // per sequence: supervised tokens
+};
+
+class TrmModel {
+ public:
+  TrmModel(const ModelConfig& cfg, Backend& backend);
+  ~TrmModel();
+  TrmModel(const TrmModel&) = delete;
+  TrmModel& operator=(const TrmModel&) = delete;
+
+  const ModelConfig& config() const { return cfg_; }
+  Backend& backend() { return be_; }
+
+  // ---- parameters ----
+  const std::vector<ParamInfo>& param_table() const { return table_; }
+  std::int64_t num_params() const { return num_params_; }
+  float* params() { return params_.data(); }
+  float* grads() { return grads_.data(); }
+  const ParamInfo& info(const std::string& name) const;  // throws trm::Error for unknown names
+  float* param(const std::string& name) { return params() + info(name).offset; }
+  float* grad(const std::string& name) { return grads() + info(name).offset; }
+  void zero_grads();
+  // Puzzle-embedding table [num_puzzle_identifiers, puzzle_emb_ndim] (not a parameter: trained by
+  // sparse SignSGD, excluded from counts and EMA) and the fixed initial states [D].
+  float* puzzle_table() { return puzzle_table_.data(); }
+  std::int64_t puzzle_table_size() const { return puzzle_table_.size(); }
+  float* H_init() { return h_init_.data(); }
+  float* L_init() { return l_init_.data(); }
+
+  // Initialization of §2.8: LeCun truncated normal for linears and the token table, q_head zero
+  // weight and -5 bias, zero puzzle table, H_init/L_init truncated normal with std 1.
+  void init(std::uint64_t seed);
+
+  // ---- running ----
+  // Allocates every buffer a step at batch size <= max_batch needs; nothing is allocated later.
+  void reserve(int max_batch, bool training);
+  int reserved_batch() const { return max_batch_; }
+  // Sets every position of every slot of the carry to H_init / L_init.
+  void reset_carry(float* zH, float* zL, int batch);
+  // One supervision step; zH, zL are [B, L, D] backend buffers, updated in place. With
+  // `with_grad` the last round is recorded for backward().
+  void forward(const Batch& batch, float* zH, float* zL, bool with_grad);
+  const float* logits() const { return logits_.data(); }  // [B, S, V]
+  const float* q() const { return q_.data(); }            // [B, 2]: halt, continue
+  // Loss of the last forward against batch.labels; with_grad also prepares its gradient.
+  LossResult loss(const Batch& batch, int loss_divisor, bool with_grad);
+  // Back-propagates the last loss(with_grad) through the recorded round. Parameter gradients
+  // are ADDED to grads(); the gathered puzzle rows' gradients overwrite puzzle_row_grads().
+  void backward();
+  const float* puzzle_row_grads() const { return dpuz_rows_.data(); }  // [B, ndim]
+  const std::vector<std::int32_t>& puzzle_row_ids() const { return batch_ids_; }
+
+ private:
+  struct LayerWeights;
+  struct Slot;
+  struct Workspace;
+
+  void build_param_table();
+  LayerWeights layer_weights(float* base, int layer) const;
+  void block_forward(int layer, const float* in, Slot& s);
+  // dout is clobbered; the input gradient is written to din.
+  void block_backward(int layer, const float* in, Slot& s, float* dout, float* din);
+  // Runs the L_layers blocks on in = a + b (+ c); returns the output pointer (inside the slots).
+  const float* net_forward(const float* a, const float* b, const float* c, Slot* slots);
+  // Backward through one recorded net call; returns the pointer holding d(input).
+  float* net_backward(Slot* slots, float* dout, float* scratch);
+
+  ModelConfig cfg_;
+  Backend& be_;
+  std::vector<ParamInfo> table_;
+  std::int64_t num_params_ = 0;
+  DeviceBuffer params_, grads_, puzzle_table_, h_init_, l_init_, rope_cos_, rope_sin_;
+
+  int max_batch_ = 0;
+  bool training_ws_ = false;
+  std::unique_ptr<Workspace> ws_;
+  DeviceBuffer logits_, q_, dlogits_, dq_, dpuz_rows_;
+  // The batch recorded by the last forward (host copies) for loss/backward.
+  int cur_batch_ = 0;
+  std::vector<std::int32_t> batch_tokens_, batch_ids_;
+  bool recorded_ = false, loss_ready_ = false;
+};
+
+}  // namespace trm

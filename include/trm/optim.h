@@ -1,0 +1,37 @@
+// Optimizers of the reference (spec §5): AdamATan2 over the flat parameters, sparse SignSGD over
+// the puzzle-embedding rows of the batch, the warmup/cosine schedule, and the EMA shadow copy.
+#pragma once
+#include <cstdint>
+
+#include "trm/backend.h"
+#include "trm/config.h"
+#include "trm/model.h"
+
+namespace trm {
+
+class TrmOptimizer {
+ public:
+  TrmOptimizer(TrmModel& model, const OptimConfig& cfg);
+
+  // One optimizer step from the model's current gradients (grads() and the puzzle row
+  // gradients of the last backward): schedule, SignSGD on the batch's puzzle rows, AdamATan2,
+  // then the EMA update. Does not zero the gradients.
+  void step();
+
+  std::int64_t step_count() const { return step_; }
+  void set_step_count(std::int64_t s) { step_ = s; }
+  double current_lr() const;  // lr the next step() will use
+  const OptimConfig& config() const { return cfg_; }
+  float* adam_m() { return m_.data(); }
+  float* adam_v() { return v_.data(); }
+  float* ema() { return ema_.data(); }  // same layout as the model's flat parameters
+  std::int64_t state_size() const { return m_.size(); }
+
+ private:
+  TrmModel& model_;
+  OptimConfig cfg_;
+  std::int64_t step_ = 0;
+  DeviceBuffer m_, v_, ema_;
+};
+
+}  // namespace trm

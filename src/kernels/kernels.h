@@ -1,0 +1,117 @@
+// CPU compute kernels, forward and backward. Templated on the scalar type so that the same code
+// runs in float (training, inference) and in double (finite-difference tests of every backward).
+// All tensors are dense and row-major; shapes are given in the comments as [rows, cols].
+// Kernels never allocate: callers pass any scratch they need.
+#pragma once
+#include <cstdint>
+
+namespace trm::kernels {
+
+// ---- GEMM (CBLAS) -----------------------------------------------------------------------------
+// C[M,N] = alpha * op(A) * op(B) + beta * C, op(X) = X or X^T. Leading dimensions as in CBLAS.
+template <class T>
+void gemm(bool trans_a, bool trans_b, int M, int N, int K, T alpha, const T* A, int lda, const T* B,
+          int ldb, T beta, T* C, int ldc);
+
+// Linear layer y[R,out] = x[R,in] W^T, W is [out,in] (PyTorch layout).
+template <class T>
+void linear_fwd(const T* x, const T* W, T* y, int rows, int in, int out);
+// dx[R,in] (= or += when accumulate) dy W;  dW[out,in] += dy^T x.
+template <class T>
+void linear_bwd(const T* x, const T* W, const T* dy, T* dx, T* dW, int rows, int in, int out,
+                bool accumulate_dx);
+
+// ---- elementwise ------------------------------------------------------------------------------
+template <class T>
+void add(const T* a, const T* b, T* y, std::int64_t n);  // y = a + b (y may alias a or b)
+template <class T>
+void add3(const T* a, const T* b, const T* c, T* y, std::int64_t n);  // y = a + b + c
+template <class T>
+void accumulate(T* y, const T* x, std::int64_t n);  // y += x
+
+// ---- RMSNorm without weight (post-norm) ------------------------------------------------------
+// y = rms(a + b) over the last axis of [rows, cols]; rinv[r] = 1/sqrt(mean((a+b)^2) + eps).
+// b may be null (plain norm). y may alias a or b.
+template <class T>
+void add_rmsnorm_fwd(const T* a, const T* b, T* y, T* rinv, int rows, int cols, T eps);
+// Backward through y = x * rinv given the saved output y: dx = rinv * (dy - y * mean(dy*y)).
+// dx may alias dy.
+template <class T>
+void rmsnorm_bwd(const T* y, const T* rinv, const T* dy, T* dx, int rows, int cols);
+
+// The same norm over the SEQUENCE axis of [batch, L, D] (MLP-t variant): every (b, d) column of
+// L values is normalized; rinv is [batch, D].
+template <class T>
+void add_rmsnorm_seq_fwd(const T* a, const T* b, T* y, T* rinv, int batch, int L, int D, T eps);
+template <class T>
+void rmsnorm_seq_bwd(const T* y, const T* rinv, const T* dy, T* dx, int batch, int L, int D);
+
+// ---- SwiGLU gate ------------------------------------------------------------------------------
+// gu is [rows, 2*inter]: the first half of each row is the gate, the second half "up".
+// act[rows, inter] = silu(gate) * up.
+template <class T>
+void swiglu_fwd(const T* gu, T* act, int rows, int inter);
+template <class T>
+void swiglu_bwd(const T* gu, const T* dact, T* dgu, int rows, int inter);
+
+// ---- RoPE (rotate-half) -----------------------------------------------------------------------
+// Tables cos/sin are [L, head_dim] = cat(freqs, freqs), freqs[t,i] = t / theta^(2i/head_dim).
+template <class T>
+void rope_tables(T* cos_t, T* sin_t, int L, int head_dim, double theta);
+// Rotates, in place, the first 2*heads heads (Q then K) of every row of qkv [batch*L, row_stride]
+// (each head is head_dim wide). inverse=true applies the transpose rotation, which is the
+// backward of the forward rotation.
+template <class T>
+void rope_apply(T* qkv, int batch, int L, int heads, int head_dim, int row_stride, const T* cos_t,
+                const T* sin_t, bool inverse);
+
+// ---- non-causal multi-head attention ---------------------------------------------------------
+// qkv [batch*L, 3*heads*head_dim] holds Q heads, then K heads, then V heads. out [batch*L,
+// heads*head_dim] (heads concatenated). lse [batch, heads, L] keeps each softmax row's
+// log-sum-exp so the backward recomputes probabilities instead of storing L x L per head.
+// scratch: attention_scratch_size(L) elements per OpenMP thread.
+std::int64_t attention_scratch_size(int L);
+template <class T>
+void attention_fwd(const T* qkv, T* out, T* lse, int batch, int L, int heads, int head_dim,
+                   T* scratch);
+// dqkv [batch*L, 3*heads*head_dim] is overwritten.
+template <class T>
+void attention_bwd(const T* qkv, const T* out, const T* lse, const T* dout, T* dqkv, int batch,
+                   int L, int heads, int head_dim, T* scratch);
+
+// ---- input embedding --------------------------------------------------------------------------
+// x[b, 0:P, :] = the puzzle row puz[b, 0:ndim] zero-padded to P*D and viewed as [P, D];
+// x[b, P+s, :] = tok_table[tokens[b,s]]; then, if pos (learned, [L, D]) is given,
+// x = pos_scale * (x + pos); finally x *= scale. puz may be null when ndim == 0.
+template <class T>
+void embed_fwd(const std::int32_t* tokens, const T* tok_table, const T* puz, const T* pos, T* x,
+               int batch, int S, int P, int D, int ndim, T scale, T pos_scale);
+// Accumulates into dtok_table [V,D] and dpos [L,D] (if non-null); overwrites dpuz [batch, ndim].
+template <class T>
+void embed_bwd(const std::int32_t* tokens, const T* dx, T* dtok_table, T* dpuz, T* dpos, int batch,
+               int S, int P, int D, int ndim, T scale, T pos_scale);
+
+// ---- losses -----------------------------------------------------------------------------------
+// Stablemax cross-entropy, computed in double whatever T is (as the reference does in float64).
+// For each sequence b: ce[b] = sum over unmasked t of -log stablemax(logits[b,t,:])[label].
+// Labels < 0 are ignored. If dlogits is non-null it receives d(sum_b w[b] * ce[b]) / dlogits.
+// correct[b] (if non-null) is set to the count of unmasked positions whose argmax equals the
+// label, and valid[b] to the count of unmasked positions.
+template <class T>
+void stablemax_ce(const T* logits, const std::int32_t* labels, int batch, int S, int V, double* ce,
+                  const double* w, T* dlogits, std::int32_t* correct, std::int32_t* valid);
+// Sum over b of BCE-with-logits(q[b], target[b]); dq[b] = coeff * (sigmoid(q) - target).
+template <class T>
+double bce_with_logits(const T* q, int q_stride, const double* target, int n, T* dq, double coeff);
+
+// ---- optimizer updates (element-wise, float state) -------------------------------------------
+// AdamATan2 (decay first, scaled by lr; atan2 of the uncorrected first moment).
+void adam_atan2_update(float* theta, const float* g, float* m, float* v, std::int64_t n, float lr,
+                       float weight_decay, float beta1, float beta2, float step);
+// e = rate * e + (1 - rate) * theta
+void ema_update(float* ema, const float* theta, std::int64_t n, float rate);
+// Sparse SignSGD with decoupled decay on the rows named by ids (duplicates summed first).
+void sparse_signsgd(float* table, const std::int32_t* ids, const float* grad_rows, int n, int width, float lr,
+                    float weight_decay);
+
+}  // namespace trm::kernels

@@ -1,0 +1,52 @@
+// The parameter table: names and shapes as in the reference's state_dict, laid out in one flat
+// buffer so that the optimizer, the EMA and gradient all-reduce each see a single array.
+#include <cmath>
+
+#include "trm/model.h"
+
+namespace trm {
+
+void TrmModel::build_param_table() {
+  const std::int64_t D = cfg_.hidden_size, V = cfg_.vocab_size, L = cfg_.total_len();
+  const std::int64_t I = cfg_.mlp_inter();
+  std::int64_t offset = 0;
+  auto add = [&](std::string name, std::vector<std::int64_t> shape) {
+    std::int64_t n = 1;
+    for (auto d : shape) n *= d;
+    table_.push_back({std::move(name), std::move(shape), offset, n});
+    // Keep every tensor 16-float (64-byte) aligned inside the flat buffer.
+    offset += (n + 15) / 16 * 16;
+  };
+  add("embed_tokens.embedding_weight", {V, D});
+  if (cfg_.pos_encodings == PosEncoding::kLearned) add("embed_pos.embedding_weight", {L, D});
+  add("lm_head.weight", {V, D});
+  add("q_head.weight", {2, D});
+  add("q_head.bias", {2});
+  for (int l = 0; l < cfg_.L_layers; ++l) {
+    const std::string p = "L_level.layers." + std::to_string(l) + ".";
+    if (cfg_.mlp_t) {
+      const std::int64_t It = cfg_.mlp_t_inter();
+      add(p + "mlp_t.gate_up_proj.weight", {2 * It, L});
+      add(p + "mlp_t.down_proj.weight", {L, It});
+    } else {
+      add(p + "self_attn.qkv_proj.weight", {3 * D, D});
+      add(p + "self_attn.o_proj.weight", {D, D});
+    }
+    add(p + "mlp.gate_up_proj.weight", {2 * I, D});
+    add(p + "mlp.down_proj.weight", {D, I});
+  }
+  num_params_ = 0;
+  for (const auto& p : table_) num_params_ += p.numel;
+  params_ = DeviceBuffer(be_, offset);
+  grads_ = DeviceBuffer(be_, offset);
+}
+
+const ParamInfo& TrmModel::info(const std::string& name) const {
+  for (const auto& p : table_)
+    if (p.name == name) return p;
+  throw Error("no parameter named \"" + name + "\" in this model");
+}
+
+void TrmModel::zero_grads() { be_.fill(grads_.data(), 0.0f, grads_.size()); }
+
+}  // namespace trm

@@ -1,0 +1,71 @@
+#include "trm/presets.h"
+
+#include <nlohmann/json.hpp>
+
+namespace trm {
+namespace {
+
+Preset make(std::string name, std::string desc, int vocab, int seq_len, bool mlp_t, int L_cycles, double wd,
+            double emb_lr, double emb_wd) {
+  Preset p;
+  p.name = std::move(name);
+  p.description = std::move(desc);
+  p.model.vocab_size = vocab;
+  p.model.seq_len = seq_len;
+  p.model.mlp_t = mlp_t;
+  p.model.pos_encodings = mlp_t ? PosEncoding::kNone : PosEncoding::kRope;
+  p.model.L_cycles = L_cycles;
+  p.optim.weight_decay = wd;
+  p.optim.puzzle_emb_lr = emb_lr;
+  p.optim.puzzle_emb_weight_decay = emb_wd;
+  return p;
+}
+
+}  // namespace
+
+const std::vector<Preset>& presets() {
+  static const std::vector<Preset> all = [] {
+    std::vector<Preset> v;
+    v.push_back(make("sudoku-mlp", "Sudoku-Extreme, TRM-MLP (5.0M params, 87.4% in the paper)", 11, 81, true, 6, 1.0, 1e-4, 1.0));
+    v.push_back(make("sudoku-att", "Sudoku-Extreme, TRM-Att (6.8M params, 74.7%)", 11, 81, false, 6, 1.0, 1e-4, 1.0));
+    v.push_back(make("maze-att", "Maze-Hard 30x30, TRM-Att (6.8M params, 85.3%)", 6, 900, false, 4, 1.0, 1e-4, 1.0));
+    v.push_back(make("arc1-att", "ARC-AGI-1, TRM-Att (6.8M params, 44.6% pass@2)", 12, 900, false, 4, 0.1, 1e-2, 0.1));
+    v.push_back(make("arc2-att", "ARC-AGI-2, TRM-Att (6.8M params, 7.8% pass@2)", 12, 900, false, 4, 0.1, 1e-2, 0.1));
+    return v;
+  }();
+  return all;
+}
+
+const Preset& find_preset(const std::string& name) {
+  std::string known;
+  for (const auto& p : presets()) {
+    if (p.name == name) return p;
+    known += (known.empty() ? "" : ", ") + p.name;
+  }
+  throw Error("unknown preset \"" + name + "\" (known: " + known + ")");
+}
+
+void apply_override(ModelConfig& model, OptimConfig& optim, const std::string& kv) {
+  const auto eq = kv.find('=');
+  if (eq == std::string::npos || eq == 0) throw Error("override \"" + kv + "\" is not of the form key=value");
+  const std::string key = kv.substr(0, eq), value = kv.substr(eq + 1);
+  // Parse the value as JSON when it is JSON (numbers, true/false), else as a string.
+  nlohmann::json v;
+  try {
+    v = nlohmann::json::parse(value);
+  } catch (const nlohmann::json::exception&) {
+    v = value;
+  }
+  nlohmann::json m = model, o = optim;
+  if (m.contains(key)) {
+    m[key] = v;
+    model = m.get<ModelConfig>();
+  } else if (o.contains(key)) {
+    o[key] = v;
+    optim = o.get<OptimConfig>();
+  } else {
+    throw Error("unknown config key \"" + key + "\" in override \"" + kv + "\"");
+  }
+}
+
+}  // namespace trm

@@ -1,0 +1,38 @@
+#include "trm/optim.h"
+
+namespace trm {
+
+TrmOptimizer::TrmOptimizer(TrmModel& model, const OptimConfig& cfg) : model_(model), cfg_(cfg) {
+  cfg_.validate();
+  Backend& be = model.backend();
+  const std::int64_t n = model.param_table().empty() ? 0
+                         : model.param_table().back().offset + model.param_table().back().numel;
+  m_ = DeviceBuffer(be, n);
+  v_ = DeviceBuffer(be, n);
+  ema_ = DeviceBuffer(be, n);
+  be.copy(model.params(), ema_.data(), n);  // the shadow starts at the initial weights
+}
+
+double TrmOptimizer::current_lr() const {
+  return lr_schedule(step_ + 1, cfg_.lr, cfg_.lr_warmup_steps, cfg_.total_steps, cfg_.lr_min_ratio);
+}
+
+void TrmOptimizer::step() {
+  ++step_;  // counted from 1, incremented before use (so the first step uses base / warmup)
+  Backend& be = model_.backend();
+  const double lr = lr_schedule(step_, cfg_.lr, cfg_.lr_warmup_steps, cfg_.total_steps, cfg_.lr_min_ratio);
+  const double lr_e = lr_schedule(step_, cfg_.puzzle_emb_lr, cfg_.lr_warmup_steps, cfg_.total_steps, cfg_.lr_min_ratio);
+  const ModelConfig& mc = model_.config();
+  const auto& ids = model_.puzzle_row_ids();
+  if (mc.puzzle_emb_ndim > 0 && !ids.empty())
+    be.sparse_signsgd(model_.puzzle_table(), ids.data(), model_.puzzle_row_grads(), static_cast<int>(ids.size()),
+                      mc.puzzle_emb_ndim, static_cast<float>(lr_e), static_cast<float>(cfg_.puzzle_emb_weight_decay));
+  // Every tensor shares one step count, so the flat buffer takes one update (the alignment
+  // padding between tensors stays zero: zero gradient, zero weight).
+  be.adam_atan2(model_.params(), model_.grads(), m_.data(), v_.data(), m_.size(), static_cast<float>(lr),
+                static_cast<float>(cfg_.weight_decay), static_cast<float>(cfg_.beta1), static_cast<float>(cfg_.beta2),
+                static_cast<float>(step_));
+  be.ema(ema_.data(), model_.params(), ema_.size(), static_cast<float>(cfg_.ema_rate));
+}
+
+}  // namespace trm
