@@ -107,6 +107,10 @@ class TrmModel {
 
   ModelConfig cfg_;
   Backend& be_;
+  std::vector<LayerWeights> layer_params_, layer_grads_;  // resolved once: no lookups per step
+  std::int64_t off_tok_ = 0, off_pos_ = -1, off_lm_ = 0, off_qw_ = 0, off_qb_ = 0;
+  std::vector<double> loss_ce_, loss_w_, loss_target_;     // loss() scratch, sized by reserve()
+  std::vector<float> loss_q_, loss_dq_;
   std::vector<ParamInfo> table_;
   std::int64_t num_params_ = 0;
   DeviceBuffer params_, grads_, puzzle_table_, h_init_, l_init_, rope_cos_, rope_sin_;

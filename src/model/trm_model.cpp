@@ -47,6 +47,15 @@ struct TrmModel::Workspace {
 TrmModel::TrmModel(const ModelConfig& cfg, Backend& backend) : cfg_(cfg), be_(backend) {
   cfg_.validate();
   build_param_table();
+  off_tok_ = info("embed_tokens.embedding_weight").offset;
+  if (cfg_.pos_encodings == PosEncoding::kLearned) off_pos_ = info("embed_pos.embedding_weight").offset;
+  off_lm_ = info("lm_head.weight").offset;
+  off_qw_ = info("q_head.weight").offset;
+  off_qb_ = info("q_head.bias").offset;
+  for (int l = 0; l < cfg_.L_layers; ++l) {
+    layer_params_.push_back(layer_weights(params(), l));
+    layer_grads_.push_back(layer_weights(grads(), l));
+  }
   const int D = cfg_.hidden_size;
   puzzle_table_ = DeviceBuffer(be_, static_cast<std::int64_t>(cfg_.num_puzzle_identifiers) * cfg_.puzzle_emb_ndim);
   h_init_ = DeviceBuffer(be_, D);
@@ -147,6 +156,11 @@ void TrmModel::reserve(int max_batch, bool training) {
   q_ = DeviceBuffer(be_, B * 2);
   batch_tokens_.reserve(static_cast<std::size_t>(B * S));
   batch_ids_.reserve(static_cast<std::size_t>(B));
+  loss_ce_.resize(static_cast<std::size_t>(B));
+  loss_w_.resize(static_cast<std::size_t>(B));
+  loss_target_.resize(static_cast<std::size_t>(B));
+  loss_q_.resize(static_cast<std::size_t>(2 * B));
+  loss_dq_.resize(static_cast<std::size_t>(2 * B));
   ws_ = std::move(ws);
   max_batch_ = max_batch;
   training_ws_ = training;
@@ -164,7 +178,7 @@ void TrmModel::reset_carry(float* zH, float* zL, int batch) {
 void TrmModel::block_forward(int layer, const float* in, Slot& s) {
   const int B = cur_batch_, L = cfg_.total_len(), D = cfg_.hidden_size, R = B * L, I = cfg_.mlp_inter();
   const float eps = static_cast<float>(cfg_.rms_norm_eps);
-  const LayerWeights w = layer_weights(params(), layer);
+  const LayerWeights& w = layer_params_[static_cast<std::size_t>(layer)];
   if (cfg_.mlp_t) {
     // Sequence mixing on [B, L, D] without transposing: per sample y_b = W x_b mixes positions.
     const int It = cfg_.mlp_t_inter();
@@ -188,8 +202,8 @@ void TrmModel::block_forward(int layer, const float* in, Slot& s) {
 
 void TrmModel::block_backward(int layer, const float* in, Slot& s, float* dout, float* din) {
   const int B = cur_batch_, L = cfg_.total_len(), D = cfg_.hidden_size, R = B * L, I = cfg_.mlp_inter();
-  const LayerWeights w = layer_weights(params(), layer);
-  const LayerWeights g = layer_weights(grads(), layer);
+  const LayerWeights& w = layer_params_[static_cast<std::size_t>(layer)];
+  const LayerWeights& g = layer_grads_[static_cast<std::size_t>(layer)];
   Workspace& ws = *ws_;
   // Channel MLP sublayer: out = rms(h1 + down(swiglu(gu(h1)))).
   be_.rmsnorm_bwd(s.out, s.rinv2, dout, dout, R, D);  // dout := d(h1 + m)
@@ -262,9 +276,9 @@ void TrmModel::forward(const Batch& batch, float* zH, float* zL, bool with_grad)
     }
     be_.gather_rows(puzzle_table_.data(), batch_ids_.data(), ws_->puz_rows.data(), B, nd);
   }
-  const float* pos = cfg_.pos_encodings == PosEncoding::kLearned ? param("embed_pos.embedding_weight") : nullptr;
+  const float* pos = cfg_.pos_encodings == PosEncoding::kLearned ? params() + off_pos_ : nullptr;
   float* x = ws_->x.data();
-  be_.embed_fwd(batch_tokens_.data(), param("embed_tokens.embedding_weight"), nd > 0 ? ws_->puz_rows.data() : nullptr,
+  be_.embed_fwd(batch_tokens_.data(), params() + off_tok_, nd > 0 ? ws_->puz_rows.data() : nullptr,
                 pos, x, B, S, P, D, nd, std::sqrt(static_cast<float>(D)), pos ? 0.707106781f : 1.0f);
 
   const std::int64_t n = static_cast<std::int64_t>(B) * L * D;
@@ -286,10 +300,10 @@ void TrmModel::forward(const Batch& batch, float* zH, float* zL, bool with_grad)
   }
   // Heads: logits drop the P prefix positions; q reads position 0.
   for (int b = 0; b < B; ++b)
-    be_.linear_fwd(zH + (static_cast<std::int64_t>(b) * L + P) * D, D, param("lm_head.weight"),
+    be_.linear_fwd(zH + (static_cast<std::int64_t>(b) * L + P) * D, D, params() + off_lm_,
                    logits_.data() + static_cast<std::int64_t>(b) * S * V, V, S, D, V);
-  be_.linear_fwd(zH, L * D, param("q_head.weight"), q_.data(), 2, B, D, 2);
-  be_.bias_add(q_.data(), param("q_head.bias"), B, 2);
+  be_.linear_fwd(zH, L * D, params() + off_qw_, q_.data(), 2, B, D, 2);
+  be_.bias_add(q_.data(), params() + off_qb_, B, 2);
   recorded_ = with_grad;
   loss_ready_ = false;
 }
@@ -303,7 +317,8 @@ LossResult TrmModel::loss(const Batch& batch, int loss_divisor, bool with_grad) 
   r.correct.assign(B, 0);
   r.valid.assign(B, 0);
   r.seq_correct.assign(B, 0);
-  std::vector<double> ce(B), w(B);
+  std::vector<double>& ce = loss_ce_;
+  std::vector<double>& w = loss_w_;
   // Weights for the gradient: d loss / d ce_b = 1 / (max(n_b, 1) * divisor).
   for (int b = 0; b < B; ++b) {
     int n_b = 0;
@@ -316,13 +331,14 @@ LossResult TrmModel::loss(const Batch& batch, int loss_divisor, bool with_grad) 
   }
   be_.stablemax_ce(logits_.data(), batch.labels, B, S, V, ce.data(), w.data(), with_grad ? dlogits_.data() : nullptr,
                    r.correct.data(), r.valid.data());
-  std::vector<double> target(B);
+  std::vector<double>& target = loss_target_;
   for (int b = 0; b < B; ++b) {
     r.seq_correct[b] = r.correct[b] == r.valid[b];
     target[b] = r.seq_correct[b];
     r.lm_loss += ce[b] / std::max(r.valid[b], 1);
   }
-  std::vector<float> q(static_cast<std::size_t>(B) * 2), dq(q.size(), 0.0f);
+  std::vector<float>& q = loss_q_;
+  std::vector<float>& dq = loss_dq_;
   be_.to_host(q_.data(), q.data(), B * 2);
   r.q_halt_loss = kernels::bce_with_logits<float>(q.data(), 2, target.data(), B, dq.data(), 0.5 / loss_divisor);
   r.loss = (r.lm_loss + 0.5 * r.q_halt_loss) / loss_divisor;
@@ -348,11 +364,11 @@ void TrmModel::backward() {
   be_.fill(dzh, 0.0f, n);
   for (int b = 0; b < B; ++b) {
     const std::int64_t row = (static_cast<std::int64_t>(b) * L + P) * D;
-    be_.linear_bwd(zh + row, D, param("lm_head.weight"), dlogits_.data() + static_cast<std::int64_t>(b) * S * V, V,
-                   dzh + row, D, grad("lm_head.weight"), S, D, V, false);
+    be_.linear_bwd(zh + row, D, params() + off_lm_, dlogits_.data() + static_cast<std::int64_t>(b) * S * V, V,
+                   dzh + row, D, grads() + off_lm_, S, D, V, false);
   }
-  be_.linear_bwd(zh, L * D, param("q_head.weight"), dq_.data(), 2, dzh, L * D, grad("q_head.weight"), B, D, 2, true);
-  be_.bias_grad(dq_.data(), grad("q_head.bias"), B, 2);
+  be_.linear_bwd(zh, L * D, params() + off_qw_, dq_.data(), 2, dzh, L * D, grads() + off_qw_, B, D, 2, true);
+  be_.bias_grad(dq_.data(), grads() + off_qb_, B, 2);
 
   // z_H = net(z_H0 + z_L^n): z_H0 is a constant, so d z_L^n = d(input).
   be_.fill(ws.d_x, 0.0f, n);
@@ -366,8 +382,8 @@ void TrmModel::backward() {
     d = res;
   }
   const bool learned = cfg_.pos_encodings == PosEncoding::kLearned;
-  be_.embed_bwd(batch_tokens_.data(), ws.d_x, grad("embed_tokens.embedding_weight"), nd > 0 ? dpuz_rows_.data() : nullptr,
-                learned ? grad("embed_pos.embedding_weight") : nullptr, B, S, P, D, nd, std::sqrt(static_cast<float>(D)),
+  be_.embed_bwd(batch_tokens_.data(), ws.d_x, grads() + off_tok_, nd > 0 ? dpuz_rows_.data() : nullptr,
+                learned ? grads() + off_pos_ : nullptr, B, S, P, D, nd, std::sqrt(static_cast<float>(D)),
                 learned ? 0.707106781f : 1.0f);
   recorded_ = loss_ready_ = false;
 }

@@ -1,0 +1,43 @@
+#include "data/atomic_file.h"
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "trm/config.h"
+
+namespace trm::data {
+
+void write_bytes(std::FILE* f, const void* data, std::size_t n, const std::string& path) {
+  if (n > 0 && std::fwrite(data, 1, n, f) != n)
+    throw Error(path + ": write failed (" + std::strerror(errno) + ")");
+}
+
+void write_file_atomically(const std::string& path, const std::function<void(std::FILE*)>& body) {
+  const std::string tmp = path + ".tmp";
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (f == nullptr) throw Error(path + ": cannot open " + tmp + " for writing (" + std::strerror(errno) + ")");
+  try {
+    body(f);
+  } catch (...) {
+    std::fclose(f);
+    std::remove(tmp.c_str());
+    throw;
+  }
+  if (std::fclose(f) != 0) {
+    std::remove(tmp.c_str());
+    throw Error(path + ": write failed on close (" + std::strerror(errno) + ")");
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::remove(tmp.c_str());
+    throw Error(path + ": cannot rename " + tmp + " into place (" + ec.message() + ")");
+  }
+}
+
+void write_text_file(const std::string& path, std::string_view text) {
+  write_file_atomically(path, [&](std::FILE* f) { write_bytes(f, text.data(), text.size(), path); });
+}
+
+}  // namespace trm::data
