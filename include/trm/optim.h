@@ -17,6 +17,9 @@ class TrmOptimizer {
   // gradients of the last backward): schedule, SignSGD on the batch's puzzle rows, AdamATan2,
   // then the EMA update. Does not zero the gradients.
   void step();
+  // The same with explicit puzzle-row gradients [n, ndim] and their ids (host), e.g. gathered
+  // from several micro-batches or processes; rows with equal ids are summed before the sign.
+  void step(const std::int32_t* puzzle_ids, const float* puzzle_row_grads, int n);
 
   std::int64_t step_count() const { return step_; }
   void set_step_count(std::int64_t s) { step_ = s; }

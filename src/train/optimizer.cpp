@@ -18,15 +18,18 @@ double TrmOptimizer::current_lr() const {
 }
 
 void TrmOptimizer::step() {
+  const auto& ids = model_.puzzle_row_ids();
+  step(ids.data(), model_.puzzle_row_grads(), static_cast<int>(ids.size()));
+}
+
+void TrmOptimizer::step(const std::int32_t* puzzle_ids, const float* puzzle_row_grads, int n) {
   ++step_;  // counted from 1, incremented before use (so the first step uses base / warmup)
   Backend& be = model_.backend();
   const double lr = lr_schedule(step_, cfg_.lr, cfg_.lr_warmup_steps, cfg_.total_steps, cfg_.lr_min_ratio);
   const double lr_e = lr_schedule(step_, cfg_.puzzle_emb_lr, cfg_.lr_warmup_steps, cfg_.total_steps, cfg_.lr_min_ratio);
   const ModelConfig& mc = model_.config();
-  const auto& ids = model_.puzzle_row_ids();
-  if (mc.puzzle_emb_ndim > 0 && !ids.empty())
-    be.sparse_signsgd(model_.puzzle_table(), ids.data(), model_.puzzle_row_grads(), static_cast<int>(ids.size()),
-                      mc.puzzle_emb_ndim, static_cast<float>(lr_e), static_cast<float>(cfg_.puzzle_emb_weight_decay));
+  if (mc.puzzle_emb_ndim > 0 && n > 0)
+    be.sparse_signsgd(model_.puzzle_table(), puzzle_ids, puzzle_row_grads, n, mc.puzzle_emb_ndim, static_cast<float>(lr_e), static_cast<float>(cfg_.puzzle_emb_weight_decay));
   // Every tensor shares one step count, so the flat buffer takes one update (the alignment
   // padding between tensors stays zero: zero gradient, zero weight).
   be.adam_atan2(model_.params(), model_.grads(), m_.data(), v_.data(), m_.size(), static_cast<float>(lr),

@@ -1,0 +1,56 @@
+// The ACT carry of the reference (spec §3): per batch slot, the recurrent state (z_H, z_L), the
+// supervision steps taken, whether the slot halted, and the example it is working on. A training
+// step refills the halted slots with fresh examples, runs one supervision step on every slot,
+// then decides which slots halt.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "trm/backend.h"
+#include "trm/model.h"
+
+namespace trm {
+
+namespace data {
+class Rng;
+}
+
+class ActCarry {
+ public:
+  ActCarry(TrmModel& model, int batch);
+
+  int batch() const { return batch_; }
+  // Slots that halted take the matching example of `fresh` (same batch size) and restart from
+  // H_init / L_init with 0 steps; the others keep theirs and ignore `fresh` (as the reference).
+  // A new carry has every slot halted.
+  void refill(const Batch& fresh);
+  // Slots [begin, begin + count) as a batch for the model, and their state buffers.
+  Batch slots(int begin, int count) const;
+  float* z_H(int begin = 0);
+  float* z_L(int begin = 0);
+  // After one supervision step of every slot: steps += 1; halt at halt_max_steps; in training
+  // also halt when q_halt > 0, unless exploration (prob p, redrawn each call) sets a minimum
+  // number of steps in [2, halt_max_steps]. q is [batch, 2] on the host.
+  void update_halting(const float* q, bool training, data::Rng& rng);
+
+  const std::vector<std::int32_t>& steps() const { return steps_; }
+  const std::vector<std::uint8_t>& halted() const { return halted_; }
+  // Host copies of the slot data (for checkpoints).
+  std::vector<std::int32_t>& inputs() { return inputs_; }
+  std::vector<std::int32_t>& labels() { return labels_; }
+  std::vector<std::int32_t>& puzzle_ids() { return ids_; }
+  std::vector<std::int32_t>& steps_mut() { return steps_; }
+  std::vector<std::uint8_t>& halted_mut() { return halted_; }
+  std::int64_t state_size() const { return state_.size() / 2; }  // floats in each of z_H, z_L
+
+ private:
+  TrmModel& model_;
+  int batch_;
+  int S_;
+  std::int64_t per_slot_;  // L * D
+  DeviceBuffer state_;     // z_H then z_L, each [batch, L, D]
+  std::vector<std::int32_t> inputs_, labels_, ids_, steps_;
+  std::vector<std::uint8_t> halted_;
+};
+
+}  // namespace trm

@@ -1,0 +1,55 @@
+// Checkpoints: one safetensors file that holds everything a run needs to continue exactly, or a
+// model needs to run.
+//
+//   model.<name>      trainable parameters (the reference's state_dict names)
+//   ema.<name>        their EMA shadow (what the reference saves and evaluates)
+//   puzzle_emb.weights, H_init, L_init
+//   optim.m, optim.v  AdamATan2 moments, flat in parameter-table order
+//   carry.*           the ACT carry of the training batch (state, steps, halted, slot data)
+//   __metadata__      "format": "trm-checkpoint-1", "config": {model, optim, train}, "state": {...}
+//
+// Written to a temporary file and renamed into place, so a crash mid-write leaves the previous
+// checkpoint intact.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "trm/act.h"
+#include "trm/model.h"
+#include "trm/optim.h"
+#include "trm/safetensors.h"
+
+namespace trm {
+
+struct CheckpointContents {
+  nlohmann::json config;  // {"model": ModelConfig, "optim": OptimConfig, "train": {...}}
+  nlohmann::json state;   // {"step": ..., "sampler": ..., "rng": ..., ...}
+};
+
+// optimizer and carry may be null (an inference-only export).
+void save_checkpoint(const std::string& path, TrmModel& model, TrmOptimizer* optimizer, ActCarry* carry,
+                     const CheckpointContents& contents);
+
+class Checkpoint {
+ public:
+  static Checkpoint read(const std::string& path);  // validates the format tag; errors name the file
+  const CheckpointContents& contents() const { return contents_; }
+  ModelConfig model_config() const;
+  const SafeTensorsFile& file() const { return file_; }
+  bool has_ema() const { return file_.has("ema.embed_tokens.embedding_weight"); }
+  bool has_train_state() const { return file_.has("optim.m"); }
+
+  // Weights (the EMA copy when use_ema and present), puzzle table and initial states.
+  void load_model(TrmModel& model, bool use_ema) const;
+  // Everything else a resumed run needs: raw weights, EMA, optimizer moments and step, carry.
+  void load_train_state(TrmModel& model, TrmOptimizer& optimizer, ActCarry& carry) const;
+
+ private:
+  SafeTensorsFile file_;
+  CheckpointContents contents_;
+};
+
+// Loads any checkpoint into a model built from its own config.
+std::unique_ptr<TrmModel> load_model_from_checkpoint(const std::string& path, Backend& backend, bool use_ema);
+
+}  // namespace trm

@@ -1,0 +1,139 @@
+// trm data generate|build|download
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "trm/data/download.h"
+#include "trm/data/maze.h"
+#include "trm/data/sudoku.h"
+
+namespace trm::cli {
+namespace {
+
+void report(const std::string& out, const data::BuiltDataset& d, double seconds) {
+  const nlohmann::json j = {{"out", out},
+                            {"train_examples", d.train.num_examples},
+                            {"train_groups", d.train.num_groups()},
+                            {"test_examples", d.test.num_examples},
+                            {"seq_len", d.train.meta.seq_len},
+                            {"vocab_size", d.train.meta.vocab_size},
+                            {"seconds", seconds}};
+  std::printf("%s\n", j.dump().c_str());
+}
+
+double since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+void add_data_commands(CLI::App& app, Action& action) {
+  auto* data_cmd = app.add_subcommand("data", "Make datasets in the reference's layout: generate, build from CSV, download");
+  data_cmd->require_subcommand(1);
+
+  // ---- generate ----
+  auto* gen = data_cmd->add_subcommand("generate", "Generate puzzles with verified solutions");
+  gen->require_subcommand(1);
+  static std::string out;
+  static data::SudokuGenerateOptions sg;
+  auto* gs = gen->add_subcommand("sudoku", "n x n Sudoku (n = 4, 6, 9) with a unique solution each");
+  gs->add_option("--out", out, "Output dataset directory")->required();
+  gs->add_option("--n", sg.puzzle.n, "Grid size: 4, 6 or 9")->capture_default_str();
+  gs->add_option("--clues", sg.puzzle.target_clues, "Givens to keep (fewer = harder); 0 = minimal puzzles")->capture_default_str();
+  gs->add_option("--train", sg.num_train, "Training puzzles")->capture_default_str();
+  gs->add_option("--test", sg.num_test, "Test puzzles (disjoint from training)")->capture_default_str();
+  gs->add_option("--aug", sg.num_aug, "Augmented versions per training puzzle (digit/row/column shuffles)")->capture_default_str();
+  gs->add_option("--seed", sg.seed, "Seed")->capture_default_str();
+  gs->callback([&action] {
+    action = [] {
+      const auto t0 = std::chrono::steady_clock::now();
+      const auto d = data::generate_sudoku_dataset(out, sg);
+      report(out, d, since(t0));
+      return 0;
+    };
+  });
+  static data::MazeGenerateOptions mg = [] {
+    data::MazeGenerateOptions m;
+    m.maze.side = 15;
+    m.maze.min_path_cells = 30;
+    return m;
+  }();
+  auto* gm = gen->add_subcommand("maze", "k x k mazes ('# SGo', as Maze-Hard) with a minimum shortest-path length");
+  gm->add_option("--out", out, "Output dataset directory")->required();
+  gm->add_option("--side", mg.maze.side, "Grid side")->capture_default_str();
+  gm->add_option("--min-path", mg.maze.min_path_cells, "Minimum shortest path length in cells (S and G included)")->capture_default_str();
+  gm->add_option("--train", mg.num_train, "Training mazes")->capture_default_str();
+  gm->add_option("--test", mg.num_test, "Test mazes")->capture_default_str();
+  gm->add_flag("--aug", mg.aug, "Add the 8 dihedral transforms of each training maze");
+  gm->add_option("--seed", mg.seed, "Seed")->capture_default_str();
+  gm->callback([&action] {
+    action = [] {
+      const auto t0 = std::chrono::steady_clock::now();
+      const auto d = data::generate_maze_dataset(out, mg);
+      report(out, d, since(t0));
+      return 0;
+    };
+  });
+
+  // ---- build ----
+  auto* build = data_cmd->add_subcommand("build", "Build a dataset from the benchmark CSV files");
+  build->require_subcommand(1);
+  static std::string train_csv, test_csv;
+  static data::SudokuBuildOptions sb = [] {
+    data::SudokuBuildOptions s;
+    s.num_aug = 1000;
+    return s;
+  }();
+  static std::int64_t subsample = 0;
+  static int min_difficulty = -1;
+  auto* bs = build->add_subcommand("sudoku", "Sudoku-Extreme (spec 6.2): subsample, 1000 shuffles per training puzzle");
+  bs->add_option("--train-csv", train_csv, "train.csv (source,question,answer,rating)")->required();
+  bs->add_option("--test-csv", test_csv, "test CSV")->required();
+  bs->add_option("--out", out, "Output dataset directory")->required();
+  bs->add_option("--subsample-size", subsample, "Keep this many training puzzles (0 = all)")->capture_default_str();
+  bs->add_option("--num-aug", sb.num_aug, "Augmentations per training puzzle")->capture_default_str();
+  bs->add_option("--min-difficulty", min_difficulty, "Drop rows rated below this (-1 = keep all)")->capture_default_str();
+  bs->add_option("--seed", sb.seed, "Seed (the reference's builder is unseeded)")->capture_default_str();
+  bs->callback([&action] {
+    action = [] {
+      if (subsample > 0) sb.subsample_size = subsample;
+      if (min_difficulty >= 0) sb.min_difficulty = min_difficulty;
+      const auto t0 = std::chrono::steady_clock::now();
+      const auto d = data::build_sudoku_dataset(train_csv, test_csv, out, sb);
+      report(out, d, since(t0));
+      return 0;
+    };
+  });
+  static data::MazeBuildOptions mb;
+  auto* bm = build->add_subcommand("maze", "Maze-Hard 30x30 (spec 6.3), optionally with the 8 dihedral augmentations");
+  bm->add_option("--train-csv", train_csv, "train.csv")->required();
+  bm->add_option("--test-csv", test_csv, "test.csv")->required();
+  bm->add_option("--out", out, "Output dataset directory")->required();
+  bm->add_flag("--aug", mb.aug, "Add the 8 dihedral transforms of each training maze (the reference default is off)");
+  bm->add_option("--subsample-size", subsample, "Keep this many training mazes (0 = all)")->capture_default_str();
+  bm->add_option("--seed", mb.seed, "Seed for the subsample")->capture_default_str();
+  bm->callback([&action] {
+    action = [] {
+      if (subsample > 0) mb.subsample_size = subsample;
+      const auto t0 = std::chrono::steady_clock::now();
+      const auto d = data::build_maze_dataset(train_csv, test_csv, out, mb);
+      report(out, d, since(t0));
+      return 0;
+    };
+  });
+
+  // ---- download ----
+  static std::string name, dest = "data/raw";
+  auto* dl = data_cmd->add_subcommand("download", "Download the benchmark CSVs (needs curl and internet), checking sha256");
+  dl->add_option("name", name, "sudoku-extreme, sudoku-extreme-1k or maze-30x30-hard-1k")->required();
+  dl->add_option("--out", dest, "Directory; files go to <out>/<name>/")->capture_default_str();
+  dl->callback([&action] {
+    action = [] {
+      for (const auto& p : data::download_dataset(dest, name)) std::printf("%s\n", p.c_str());
+      return 0;
+    };
+  });
+}
+
+}  // namespace trm::cli

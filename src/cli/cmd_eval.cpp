@@ -1,0 +1,49 @@
+// trm eval --checkpoint FILE --data DIR
+#include <unistd.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "trm/checkpoint.h"
+#include "trm/data/dataset.h"
+#include "trm/eval.h"
+
+namespace trm::cli {
+
+void add_eval_command(CLI::App& app, Action& action) {
+  static std::string ckpt, data_dir, split = "test", halting = "reference";
+  static EvalOptions o;
+  static bool raw = false;
+  auto* cmd = app.add_subcommand("eval", "Evaluate a checkpoint: exact and per-cell accuracy; ends with one JSON line");
+  cmd->add_option("--checkpoint", ckpt, "Checkpoint (.safetensors) written by trm train")->required();
+  cmd->add_option("--data", data_dir, "Dataset directory")->required();
+  cmd->add_option("--split", split, "Split to evaluate")->capture_default_str();
+  cmd->add_option("--examples", o.max_examples, "Only the first N examples (0 = all)")->capture_default_str();
+  cmd->add_option("--batch", o.batch, "Batch size")->capture_default_str();
+  cmd->add_option("--halting", halting, "reference (always halt_max_steps steps) or adaptive (stop when q_halt > 0)")->capture_default_str();
+  cmd->add_flag("--raw-weights", raw, "Use the raw weights instead of the EMA weights");
+  cmd->callback([&action] {
+    action = [] {
+      o.halting = halting_from_string(halting);
+      auto be = make_cpu_backend();
+      auto model = load_model_from_checkpoint(ckpt, *be, !raw);
+      const data::Dataset ds = data::read_split(data_dir, split);
+      const bool tty = isatty(2);
+      const EvalResult r = evaluate(*model, ds, o, [tty](std::int64_t done, std::int64_t total) {
+        if (tty) std::fprintf(stderr, "\r  %lld/%lld", static_cast<long long>(done), static_cast<long long>(total));
+      });
+      if (tty) std::fprintf(stderr, "\n");
+      std::fprintf(stderr, "exact accuracy by step:");
+      for (double v : r.exact_by_step) std::fprintf(stderr, " %.3f", v);
+      std::fprintf(stderr, "\n");
+      const nlohmann::json j = {{"n", r.n}, {"exact_accuracy", r.exact_accuracy}, {"cell_accuracy", r.cell_accuracy},
+                                {"avg_steps", r.avg_steps}, {"halting", to_string(r.halting)}, {"seconds", r.seconds},
+                                {"q_halt_accuracy", r.q_halt_accuracy}, {"exact_by_step", r.exact_by_step}};
+      std::printf("%s\n", j.dump().c_str());
+      return 0;
+    };
+  });
+}
+
+}  // namespace trm::cli

@@ -1,0 +1,127 @@
+// trm presets | info | demo
+#include <omp.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "trm/checkpoint.h"
+#include "trm/model.h"
+#include "trm/presets.h"
+
+namespace trm::cli {
+
+void parse_model_args(const std::vector<std::string>& args, ModelConfig& model, OptimConfig& optim,
+                      const std::string& default_preset) {
+  std::size_t first = 0;
+  std::string preset = default_preset;
+  if (!args.empty() && args[0].find('=') == std::string::npos) {
+    preset = args[0];
+    first = 1;
+  }
+  if (!preset.empty()) {
+    const Preset& p = find_preset(preset);
+    model = p.model;
+    optim = p.optim;
+  }
+  for (std::size_t i = first; i < args.size(); ++i) apply_override(model, optim, args[i]);
+  model.validate();
+  optim.validate();
+}
+
+namespace {
+
+ModelConfig tiny_config() {
+  ModelConfig c;
+  c.vocab_size = 6;  // 4x4 Sudoku: pad, blank, digits 1..4
+  c.seq_len = 16;
+  c.hidden_size = 64;
+  c.num_heads = 4;
+  c.puzzle_emb_ndim = 64;
+  c.puzzle_emb_len = 4;
+  c.H_cycles = 3;
+  c.L_cycles = 4;
+  return c;
+}
+
+int demo(std::vector<std::string> args) {
+  ModelConfig cfg = tiny_config();
+  OptimConfig opt;
+  parse_model_args(args, cfg, opt, "");
+  auto be = make_cpu_backend();
+  TrmModel model(cfg, *be);
+  model.init(0);
+  const int B = 1;
+  model.reserve(B, false);
+  std::vector<std::int32_t> tokens(static_cast<std::size_t>(cfg.seq_len)), ids(B, 0);
+  for (int i = 0; i < cfg.seq_len; ++i) tokens[static_cast<std::size_t>(i)] = 1 + (i * 7 + 3) % (cfg.vocab_size - 1);
+  Batch batch{B, tokens.data(), nullptr, ids.data()};
+  const std::int64_t state = static_cast<std::int64_t>(B) * cfg.total_len() * cfg.hidden_size;
+  DeviceBuffer zH(*be, state), zL(*be, state);
+  model.reset_carry(zH.data(), zL.data(), B);
+  const auto t0 = std::chrono::steady_clock::now();
+  model.forward(batch, zH.data(), zL.data(), false);
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  std::vector<float> q(2);
+  be->to_host(model.q(), q.data(), 2);
+  std::printf("trm demo: %s model, %lld trainable parameters (+%lld puzzle-embedding values)\n",
+              cfg.mlp_t ? "MLP-t" : "attention", static_cast<long long>(model.num_params()),
+              static_cast<long long>(model.puzzle_table_size()));
+  std::printf("one supervision step (T=%d rounds of n=%d+1 net calls, %d layers) on a %d-token input: %.2f ms, %d threads\n",
+              cfg.H_cycles, cfg.L_cycles, cfg.L_layers, cfg.seq_len, ms, omp_get_max_threads());
+  std::printf("q_halt logit %.4f (sigmoid %.4f: an untrained model does not halt)\n", q[0], 1 / (1 + std::exp(-q[0])));
+  return 0;
+}
+
+}  // namespace
+
+void add_info_commands(CLI::App& app, Action& action) {
+  auto* presets_cmd = app.add_subcommand("presets", "List the presets named after the paper's runs");
+  presets_cmd->callback([&action] {
+    action = [] {
+      for (const auto& p : presets())
+        std::printf("%-12s %s; %lld params\n", p.name.c_str(), p.description.c_str(),
+                    static_cast<long long>(p.model.parameter_count()));
+      return 0;
+    };
+  });
+
+  auto* info = app.add_subcommand("info", "Show a preset's config and parameter count, or a checkpoint's contents");
+  static std::vector<std::string> info_args_store;
+  static std::string info_ckpt_store;
+  auto* info_args = &info_args_store;
+  auto* info_ckpt = &info_ckpt_store;
+  info->add_option("preset_and_overrides", *info_args, "PRESET [key=value ...]");
+  info->add_option("--checkpoint", *info_ckpt, "A checkpoint (.safetensors) to describe instead");
+  info->callback([&action, info_args, info_ckpt] {
+    action = [info_args, info_ckpt] {
+      nlohmann::json j;
+      if (!info_ckpt->empty()) {
+        const Checkpoint ck = Checkpoint::read(*info_ckpt);
+        const ModelConfig mc = ck.model_config();
+        j = {{"checkpoint", *info_ckpt}, {"config", ck.contents().config}, {"state", ck.contents().state},
+             {"parameters", mc.parameter_count()}, {"has_ema", ck.has_ema()}, {"resumable", ck.has_train_state()},
+             {"tensors", ck.file().names().size()}};
+      } else {
+        ModelConfig m = tiny_config();
+        OptimConfig o;
+        parse_model_args(*info_args, m, o, "");
+        j = {{"model", m}, {"optimizer", o}, {"parameters", m.parameter_count()},
+             {"puzzle_embedding_values", static_cast<long long>(m.num_puzzle_identifiers) * m.puzzle_emb_ndim}};
+      }
+      std::cout << j.dump(2) << "\n";
+      return 0;
+    };
+  });
+
+  auto* demo_cmd = app.add_subcommand("demo", "Build a model and run one supervision step (no data needed)");
+  static std::vector<std::string> demo_args_store;
+  auto* demo_args = &demo_args_store;
+  demo_cmd->add_option("preset_and_overrides", *demo_args, "[PRESET] [key=value ...]");
+  demo_cmd->callback([&action, demo_args] { action = [demo_args] { return demo(*demo_args); }; });
+}
+
+}  // namespace trm::cli

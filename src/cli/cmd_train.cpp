@@ -1,0 +1,53 @@
+// trm train PRESET [key=value ...] --data DIR --out DIR
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "trm/train.h"
+
+namespace trm::cli {
+
+void add_train_command(CLI::App& app, Action& action) {
+  static std::vector<std::string> args;
+  static TrainOptions o;
+  static std::string halting = "reference";
+  static bool no_resume = false, quiet = false;
+  auto* cmd = app.add_subcommand("train", "Train a TRM on a dataset (reference layout), with periodic EMA evaluation and checkpoints");
+  cmd->add_option("preset_and_overrides", args,
+                  "PRESET (sudoku-mlp, sudoku-att, maze-att, arc1-att, arc2-att) then model/optimizer key=value overrides, "
+                  "e.g. hidden_size=128 L_cycles=4 lr=3e-4")
+      ->required();
+  cmd->add_option("--data", o.data_dir, "Dataset directory (train/ and test/ in the reference layout)")->required();
+  cmd->add_option("--out", o.out_dir, "Run directory: config.json, metrics.jsonl, checkpoint.safetensors, final.safetensors")->required();
+  cmd->add_option("--batch", o.global_batch, "Global batch size (the loss is divided by it)")->capture_default_str();
+  cmd->add_option("--micro-batch", o.micro_batch, "Split each step into micro-batches of this size (gradients are summed); 0 = no split")->capture_default_str();
+  cmd->add_option("--epochs", o.epochs, "Epochs; steps = int(epochs * groups * mean examples / batch) as the reference")->capture_default_str();
+  cmd->add_option("--eval-interval", o.eval_interval, "Epochs between evaluations and checkpoints")->capture_default_str();
+  cmd->add_option("--max-steps", o.max_steps, "Override the number of optimizer steps")->capture_default_str();
+  cmd->add_option("--checkpoint-every", o.checkpoint_every, "Also checkpoint every N steps (0 = at evaluations only)")->capture_default_str();
+  cmd->add_option("--eval-examples", o.eval.max_examples, "Evaluate on the first N test examples (0 = all)")->capture_default_str();
+  cmd->add_option("--eval-batch", o.eval.batch, "Evaluation batch size")->capture_default_str();
+  cmd->add_option("--eval-halting", halting, "reference (always 16 steps) or adaptive (stop when q_halt > 0)")->capture_default_str();
+  cmd->add_option("--seed", o.seed, "Seed for initialization, sampling and exploration")->capture_default_str();
+  cmd->add_option("--stop-after", o.stop_after, "Stop after N steps of this invocation (with a checkpoint); rerun to resume")->capture_default_str();
+  cmd->add_option("--log-every", o.log_every, "Steps between metrics lines")->capture_default_str();
+  cmd->add_flag("--no-resume", no_resume, "Start over even if --out holds a checkpoint");
+  cmd->add_flag("--quiet", quiet, "No progress line");
+  cmd->callback([&action] {
+    action = [] {
+      parse_model_args(args, o.model, o.optim, "");
+      o.eval.halting = halting_from_string(halting);
+      o.resume = !no_resume;
+      o.progress = !quiet;
+      const TrainSummary s = train(o);
+      nlohmann::json j = {{"steps", s.steps}, {"seconds", s.seconds}, {"out", o.out_dir}};
+      if (s.evaluated)
+        j.update({{"exact_accuracy", s.last_eval.exact_accuracy}, {"cell_accuracy", s.last_eval.cell_accuracy},
+                  {"eval_n", s.last_eval.n}});
+      std::printf("%s\n", j.dump().c_str());
+      return 0;
+    };
+  });
+}
+
+}  // namespace trm::cli

@@ -1,0 +1,24 @@
+// The trm subcommands. Each registers its options on the CLI11 app and returns the action to run.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "trm/config.h"
+
+namespace trm::cli {
+
+using Action = std::function<int()>;
+
+void add_data_commands(CLI::App& app, Action& action);
+void add_train_command(CLI::App& app, Action& action);
+void add_eval_command(CLI::App& app, Action& action);
+void add_solve_command(CLI::App& app, Action& action);
+void add_info_commands(CLI::App& app, Action& action);
+
+// "PRESET key=value ..." (the preset optional) into configs; throws trm::Error.
+void parse_model_args(const std::vector<std::string>& args, ModelConfig& model, OptimConfig& optim,
+                      const std::string& default_preset);
+
+}  // namespace trm::cli

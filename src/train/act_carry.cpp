@@ -1,0 +1,65 @@
+#include "trm/act.h"
+
+#include <algorithm>
+
+#include "trm/data/rng.h"
+
+namespace trm {
+
+ActCarry::ActCarry(TrmModel& model, int batch)
+    : model_(model),
+      batch_(batch),
+      S_(model.config().seq_len),
+      per_slot_(static_cast<std::int64_t>(model.config().total_len()) * model.config().hidden_size),
+      state_(model.backend(), 2 * batch * per_slot_),
+      inputs_(static_cast<std::size_t>(batch) * S_, 0),
+      labels_(inputs_.size(), -100),
+      ids_(static_cast<std::size_t>(batch), 0),
+      steps_(static_cast<std::size_t>(batch), 0),
+      halted_(static_cast<std::size_t>(batch), 1) {}
+
+float* ActCarry::z_H(int begin) { return state_.data() + begin * per_slot_; }
+float* ActCarry::z_L(int begin) { return state_.data() + (batch_ + begin) * per_slot_; }
+
+void ActCarry::refill(const Batch& fresh) {
+  if (fresh.size != batch_) throw Error("ActCarry::refill: batch of " + std::to_string(fresh.size) + ", carry has " + std::to_string(batch_));
+  Backend& be = model_.backend();
+  const int D = model_.config().hidden_size, L = model_.config().total_len();
+  for (int b = 0; b < batch_; ++b) {
+    if (!halted_[b]) continue;
+    std::copy_n(fresh.inputs + static_cast<std::ptrdiff_t>(b) * S_, S_, inputs_.begin() + static_cast<std::ptrdiff_t>(b) * S_);
+    std::copy_n(fresh.labels + static_cast<std::ptrdiff_t>(b) * S_, S_, labels_.begin() + static_cast<std::ptrdiff_t>(b) * S_);
+    ids_[b] = fresh.puzzle_ids ? fresh.puzzle_ids[b] : 0;
+    steps_[b] = 0;
+    halted_[b] = 0;
+    for (int l = 0; l < L; ++l) {
+      be.copy(model_.H_init(), z_H(b) + static_cast<std::int64_t>(l) * D, D);
+      be.copy(model_.L_init(), z_L(b) + static_cast<std::int64_t>(l) * D, D);
+    }
+  }
+}
+
+Batch ActCarry::slots(int begin, int count) const {
+  return Batch{count, inputs_.data() + static_cast<std::ptrdiff_t>(begin) * S_,
+               labels_.data() + static_cast<std::ptrdiff_t>(begin) * S_, ids_.data() + begin};
+}
+
+void ActCarry::update_halting(const float* q, bool training, data::Rng& rng) {
+  const ModelConfig& c = model_.config();
+  const int max_steps = c.halt_max_steps;
+  for (int b = 0; b < batch_; ++b) {
+    steps_[b] += 1;
+    bool halt = steps_[b] >= max_steps;
+    if (training && max_steps > 1) {
+      halt = halt || q[2 * b] > 0.0f;
+      // Exploration: with probability p this slot must run at least U{2..max} steps. Both draws
+      // happen for every slot at every call (as the reference's rand/randint over the batch).
+      const bool explore = rng.uniform() < c.halt_exploration_prob;
+      const int min_halt = static_cast<int>(2 + rng.below(static_cast<std::uint64_t>(max_steps - 1)));
+      if (explore && steps_[b] < min_halt) halt = false;
+    }
+    halted_[b] = halt;
+  }
+}
+
+}  // namespace trm

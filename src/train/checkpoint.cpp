@@ -1,0 +1,139 @@
+#include "trm/checkpoint.h"
+
+#include <vector>
+
+namespace trm {
+namespace {
+
+constexpr const char* kFormat = "trm-checkpoint-1";
+
+std::vector<float> host(Backend& be, const float* p, std::int64_t n) {
+  std::vector<float> v(static_cast<std::size_t>(n));
+  be.to_host(p, v.data(), n);
+  return v;
+}
+
+void upload(Backend& be, const std::vector<float>& v, float* dst) {
+  be.from_host(v.data(), dst, static_cast<std::int64_t>(v.size()));
+}
+
+std::int64_t flat_size(const TrmModel& m) {
+  const auto& t = m.param_table();
+  return t.back().offset + t.back().numel;
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, TrmModel& model, TrmOptimizer* optimizer, ActCarry* carry,
+                     const CheckpointContents& contents) {
+  Backend& be = model.backend();
+  const ModelConfig& c = model.config();
+  SafeTensorsWriter w;
+  // Host copies live until write(); the writer copies bytes at add() time.
+  for (const auto& p : model.param_table()) {
+    const auto v = host(be, model.params() + p.offset, p.numel);
+    w.add_f32("model." + p.name, p.shape, v.data());
+    if (optimizer) {
+      const auto e = host(be, optimizer->ema() + p.offset, p.numel);
+      w.add_f32("ema." + p.name, p.shape, e.data());
+    }
+  }
+  const auto puz = host(be, model.puzzle_table(), model.puzzle_table_size());
+  w.add_f32("puzzle_emb.weights", {c.num_puzzle_identifiers, c.puzzle_emb_ndim}, puz.data());
+  const auto h = host(be, model.H_init(), c.hidden_size), l = host(be, model.L_init(), c.hidden_size);
+  w.add_f32("H_init", {c.hidden_size}, h.data());
+  w.add_f32("L_init", {c.hidden_size}, l.data());
+  if (optimizer) {
+    const std::int64_t n = flat_size(model);
+    const auto m = host(be, optimizer->adam_m(), n), v = host(be, optimizer->adam_v(), n);
+    w.add_f32("optim.m", {n}, m.data());
+    w.add_f32("optim.v", {n}, v.data());
+  }
+  if (carry) {
+    const std::int64_t B = carry->batch(), L = c.total_len(), D = c.hidden_size;
+    const auto zh = host(be, carry->z_H(), B * L * D), zl = host(be, carry->z_L(), B * L * D);
+    w.add_f32("carry.z_H", {B, L, D}, zh.data());
+    w.add_f32("carry.z_L", {B, L, D}, zl.data());
+    w.add("carry.inputs", DType::kI32, {B, c.seq_len}, carry->inputs().data());
+    w.add("carry.labels", DType::kI32, {B, c.seq_len}, carry->labels().data());
+    w.add("carry.puzzle_ids", DType::kI32, {B}, carry->puzzle_ids().data());
+    w.add("carry.steps", DType::kI32, {B}, carry->steps().data());
+    w.add("carry.halted", DType::kU8, {B}, carry->halted().data());
+  }
+  nlohmann::json state = contents.state;
+  if (optimizer) state["optimizer_step"] = optimizer->step_count();
+  w.set_metadata("format", kFormat);
+  w.set_metadata("config", contents.config.dump());
+  w.set_metadata("state", state.dump());
+  w.write(path);
+}
+
+Checkpoint Checkpoint::read(const std::string& path) {
+  Checkpoint ck;
+  ck.file_ = SafeTensorsFile::read(path);
+  const auto& md = ck.file_.metadata();
+  auto it = md.find("format");
+  if (it == md.end() || it->second != kFormat)
+    throw Error(path + ": not a trm checkpoint (missing or unknown \"format\" in its metadata)");
+  try {
+    ck.contents_.config = nlohmann::json::parse(md.at("config"));
+    ck.contents_.state = md.count("state") ? nlohmann::json::parse(md.at("state")) : nlohmann::json::object();
+  } catch (const std::exception& e) {
+    throw Error(path + ": unreadable checkpoint metadata (" + e.what() + ")");
+  }
+  if (!ck.contents_.config.contains("model")) throw Error(path + ": checkpoint metadata has no model config");
+  return ck;
+}
+
+ModelConfig Checkpoint::model_config() const {
+  try {
+    ModelConfig m = contents_.config.at("model").get<ModelConfig>();
+    m.validate();
+    return m;
+  } catch (const Error& e) {
+    throw Error(file_.path() + ": " + e.what());
+  }
+}
+
+void Checkpoint::load_model(TrmModel& model, bool use_ema) const {
+  Backend& be = model.backend();
+  const ModelConfig& c = model.config();
+  const std::string prefix = use_ema && has_ema() ? "ema." : "model.";
+  for (const auto& p : model.param_table()) upload(be, file_.floats(prefix + p.name, p.shape), model.params() + p.offset);
+  upload(be, file_.floats("puzzle_emb.weights", {c.num_puzzle_identifiers, c.puzzle_emb_ndim}), model.puzzle_table());
+  upload(be, file_.floats("H_init", {c.hidden_size}), model.H_init());
+  upload(be, file_.floats("L_init", {c.hidden_size}), model.L_init());
+}
+
+void Checkpoint::load_train_state(TrmModel& model, TrmOptimizer& optimizer, ActCarry& carry) const {
+  if (!has_train_state()) throw Error(file_.path() + ": has no optimizer state (an export, not a training checkpoint)");
+  Backend& be = model.backend();
+  const ModelConfig& c = model.config();
+  load_model(model, false);
+  for (const auto& p : model.param_table()) upload(be, file_.floats("ema." + p.name, p.shape), optimizer.ema() + p.offset);
+  const std::int64_t n = flat_size(model);
+  upload(be, file_.floats("optim.m", {n}), optimizer.adam_m());
+  upload(be, file_.floats("optim.v", {n}), optimizer.adam_v());
+  optimizer.set_step_count(contents_.state.value("optimizer_step", std::int64_t{0}));
+  const std::int64_t B = carry.batch(), L = c.total_len(), D = c.hidden_size;
+  if (!file_.has("carry.z_H")) throw Error(file_.path() + ": has no ACT carry");
+  if (file_.entry("carry.z_H").shape != std::vector<std::int64_t>{B, L, D})
+    throw Error(file_.path() + ": the saved carry is for another batch size (resume with the same global_batch)");
+  upload(be, file_.floats("carry.z_H", {B, L, D}), carry.z_H());
+  upload(be, file_.floats("carry.z_L", {B, L, D}), carry.z_L());
+  carry.inputs() = file_.ints("carry.inputs", {B, c.seq_len});
+  carry.labels() = file_.ints("carry.labels", {B, c.seq_len});
+  carry.puzzle_ids() = file_.ints("carry.puzzle_ids", {B});
+  carry.steps_mut() = file_.ints("carry.steps", {B});
+  const auto halted = file_.ints("carry.halted", {B});
+  carry.halted_mut().assign(halted.begin(), halted.end());
+}
+
+std::unique_ptr<TrmModel> load_model_from_checkpoint(const std::string& path, Backend& backend, bool use_ema) {
+  const Checkpoint ck = Checkpoint::read(path);
+  auto model = std::make_unique<TrmModel>(ck.model_config(), backend);
+  ck.load_model(*model, use_ema);
+  return model;
+}
+
+}  // namespace trm
