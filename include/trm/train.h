@@ -28,6 +28,7 @@ struct TrainOptions {
   EvalOptions eval;            // evaluation on the test split (eval.max_examples = a subset)
   bool resume = true;          // continue from out_dir/checkpoint.safetensors when present
   std::int64_t stop_after = 0; // stop (with a checkpoint) after this many steps of this process; 0 = run to the end
+  double time_budget_s = 0;    // > 0: after this many seconds, evaluate, checkpoint and stop (resumable)
   int log_every = 10;
   bool progress = true;        // a progress line on stderr
 };
@@ -39,6 +40,7 @@ struct TrainSummary {
   double seconds = 0;
   EvalResult last_eval;
   bool evaluated = false;
+  bool stopped_by_time = false;  // the time budget ended the run before total_steps (resumable)
 };
 
 TrainSummary train(const TrainOptions& options);

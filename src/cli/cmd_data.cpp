@@ -1,9 +1,12 @@
 // trm data generate|build|download
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/puzzle_text.h"
+#include "trm/data/dataset.h"
 #include "trm/data/download.h"
 #include "trm/data/maze.h"
 #include "trm/data/sudoku.h"
@@ -119,6 +122,33 @@ void add_data_commands(CLI::App& app, Action& action) {
       const auto t0 = std::chrono::steady_clock::now();
       const auto d = data::build_maze_dataset(train_csv, test_csv, out, mb);
       report(out, d, since(t0));
+      return 0;
+    };
+  });
+
+  // ---- show ----
+  static std::string show_dir, show_split = "test";
+  static std::int64_t show_index = 0;
+  static bool show_answer = false;
+  auto* sh = data_cmd->add_subcommand("show", "Print one example of a dataset as text (the format trm solve reads)");
+  sh->add_option("dir", show_dir, "Dataset directory")->required();
+  sh->add_option("--split", show_split, "Split")->capture_default_str();
+  sh->add_option("--index", show_index, "Example row")->capture_default_str();
+  sh->add_flag("--answer", show_answer, "Print the label (the solution) instead of the input");
+  sh->callback([&action] {
+    action = [] {
+      const data::Dataset ds = data::read_split(show_dir, show_split);
+      if (show_index < 0 || show_index >= ds.num_examples)
+        throw Error("--index " + std::to_string(show_index) + " is outside the " + std::to_string(ds.num_examples) +
+                    " examples of " + show_dir + "/" + show_split);
+      const int S = ds.meta.seq_len, side = static_cast<int>(std::lround(std::sqrt(S)));
+      const std::uint8_t* row = show_answer ? ds.label_row(show_index) : ds.input_row(show_index);
+      std::vector<std::int32_t> tokens(row, row + S);
+      // Sudoku n x n has vocab n + 2; Maze-style grids have vocab 6 and sides above 4.
+      const bool sudoku = side * side == S && ds.meta.vocab_size == side + 2 && (side == 4 || side == 6 || side == 9);
+      const bool maze = side * side == S && ds.meta.vocab_size == data::kMazeVocabSize && side > 4;
+      if (!sudoku && !maze) throw Error(show_dir + ": not a Sudoku or maze dataset (seq_len " + std::to_string(S) + ")");
+      std::printf("%s", format_tokens(sudoku ? PuzzleKind::kSudoku : PuzzleKind::kMaze, side, tokens).c_str());
       return 0;
     };
   });

@@ -30,6 +30,8 @@ void add_train_command(CLI::App& app, Action& action) {
   cmd->add_option("--eval-halting", halting, "reference (always 16 steps) or adaptive (stop when q_halt > 0)")->capture_default_str();
   cmd->add_option("--seed", o.seed, "Seed for initialization, sampling and exploration")->capture_default_str();
   cmd->add_option("--stop-after", o.stop_after, "Stop after N steps of this invocation (with a checkpoint); rerun to resume")->capture_default_str();
+  static double budget_min = 0;
+  cmd->add_option("--time-budget", budget_min, "Minutes; then evaluate, checkpoint and stop (rerun to continue)")->capture_default_str();
   cmd->add_option("--log-every", o.log_every, "Steps between metrics lines")->capture_default_str();
   cmd->add_flag("--no-resume", no_resume, "Start over even if --out holds a checkpoint");
   cmd->add_flag("--quiet", quiet, "No progress line");
@@ -39,8 +41,9 @@ void add_train_command(CLI::App& app, Action& action) {
       o.eval.halting = halting_from_string(halting);
       o.resume = !no_resume;
       o.progress = !quiet;
+      o.time_budget_s = budget_min * 60;
       const TrainSummary s = train(o);
-      nlohmann::json j = {{"steps", s.steps}, {"seconds", s.seconds}, {"out", o.out_dir}};
+      nlohmann::json j = {{"steps", s.steps}, {"seconds", s.seconds}, {"out", o.out_dir}, {"stopped_by_time", s.stopped_by_time}};
       if (s.evaluated)
         j.update({{"exact_accuracy", s.last_eval.exact_accuracy}, {"cell_accuracy", s.last_eval.cell_accuracy},
                   {"eval_n", s.last_eval.n}});

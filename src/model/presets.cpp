@@ -31,6 +31,18 @@ const std::vector<Preset>& presets() {
     v.push_back(make("maze-att", "Maze-Hard 30x30, TRM-Att (6.8M params, 85.3%)", 6, 900, false, 4, 1.0, 1e-4, 1.0));
     v.push_back(make("arc1-att", "ARC-AGI-1, TRM-Att (6.8M params, 44.6% pass@2)", 12, 900, false, 4, 0.1, 1e-2, 0.1));
     v.push_back(make("arc2-att", "ARC-AGI-2, TRM-Att (6.8M params, 7.8% pass@2)", 12, 900, false, 4, 0.1, 1e-2, 0.1));
+    // Small enough to train in a couple of minutes on 2 cores (the quick start).
+    Preset tiny = make("tiny-sudoku-mlp", "4x4/6x6 Sudoku, a small TRM-MLP for CPU experiments (quick start)", 6, 16, true, 2,
+                       0.1, 1e-3, 0.1);
+    tiny.model.hidden_size = 64;
+    tiny.model.num_heads = 4;
+    tiny.model.puzzle_emb_ndim = 64;
+    tiny.model.puzzle_emb_len = 2;
+    tiny.model.H_cycles = 2;
+    tiny.optim.lr = 1e-3;
+    tiny.optim.lr_warmup_steps = 50;
+    tiny.optim.ema_rate = 0.98;
+    v.push_back(tiny);
     return v;
   }();
   return all;

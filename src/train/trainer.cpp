@@ -1,6 +1,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -31,10 +32,22 @@ nlohmann::json to_json(const TrainOptions& o) {
           {"seed", o.seed},
           {"eval_batch", o.eval.batch},
           {"eval_max_examples", o.eval.max_examples},
-          {"eval_halting", to_string(o.eval.halting)}};
+          {"eval_halting", to_string(o.eval.halting)},
+          {"time_budget_s", o.time_budget_s}};
 }
 
 namespace {
+
+// Ctrl-C / SIGTERM ask the loop to finish the current step, checkpoint and return; a second
+// signal kills the process as usual.
+volatile std::sig_atomic_t g_stop_requested = 0;
+extern "C" void on_stop_signal(int sig) {
+  if (g_stop_requested) {
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+  }
+  g_stop_requested = 1;
+}
 
 std::string format_duration(double s) {
   char buf[32];
@@ -165,8 +178,16 @@ TrainSummary train(const TrainOptions& opt) {
   auto t_window = std::chrono::steady_clock::now();
   const auto t_loop = t_window;
 
+  g_stop_requested = 0;
+  auto old_int = std::signal(SIGINT, on_stop_signal);
+  auto old_term = std::signal(SIGTERM, on_stop_signal);
   while (step < oc.total_steps) {
     if (opt.stop_after > 0 && step - first_step >= opt.stop_after) break;
+    if (g_stop_requested) {
+      std::fprintf(stderr, "\ntrm train: stopping at step %lld (checkpoint written; rerun the same command to resume)\n",
+                   static_cast<long long>(step));
+      break;
+    }
     while (!sampler.next(fresh)) {
     }
     carry.refill(Batch{B, fresh.inputs.data(), fresh.labels.data(), fresh.puzzle_identifiers.data()});
@@ -207,7 +228,10 @@ TrainSummary train(const TrainOptions& opt) {
     window.q_halt_loss += m.q_halt_loss / B;
     ++window_steps;
 
-    const bool last = step == oc.total_steps;
+    const bool out_of_time =
+        opt.time_budget_s > 0 &&
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count() >= opt.time_budget_s;
+    const bool last = step == oc.total_steps || out_of_time;
     if (step % opt.log_every == 0 || last) {
       const auto now = std::chrono::steady_clock::now();
       const double dt = std::chrono::duration<double>(now - t_window).count();
@@ -246,9 +270,15 @@ TrainSummary train(const TrainOptions& opt) {
       summary.evaluated = true;
     }
     if (do_eval || last || (opt.checkpoint_every > 0 && step % opt.checkpoint_every == 0)) save();
+    if (out_of_time) {
+      summary.stopped_by_time = true;
+      break;
+    }
   }
-  if (step < oc.total_steps) save();  // stopped early (stop_after): keep the exact state
-  if (step == oc.total_steps) {
+  std::signal(SIGINT, old_int);
+  std::signal(SIGTERM, old_term);
+  if (step < oc.total_steps && !summary.stopped_by_time) save();  // stopped by stop_after or a signal: keep the exact state
+  if (step == oc.total_steps || summary.stopped_by_time) {
     // The final model for inference: EMA weights, no optimizer state.
     load_ema_weights();
     save_checkpoint((fs::path(opt.out_dir) / "final.safetensors").string(), eval_model, nullptr, nullptr,
