@@ -33,7 +33,7 @@ struct EvalResult {
   double exact_accuracy = 0;   // fraction of examples with every supervised token right
   double cell_accuracy = 0;    // fraction of supervised tokens right
   double avg_steps = 0;        // supervision steps used per example
-  double q_halt_accuracy = 0;  // (q_halt > 0) == exactly right, at the step used
+  double q_halt_accuracy = 0;  // (q_halt >= 0) == exactly right, at the step used
   std::vector<double> exact_by_step;  // exact accuracy if every example stopped after step k+1
   Halting halting = Halting::kReference;
   double seconds = 0;

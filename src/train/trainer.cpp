@@ -103,6 +103,9 @@ TrainSummary train(const TrainOptions& opt) {
                                      : static_cast<std::int64_t>(opt.epochs * examples_per_epoch / opt.global_batch);
   if (oc.total_steps < 1) throw Error("the run has no steps: epochs * examples per epoch < global_batch");
   oc.validate();
+  if (!(opt.eval_interval > 0) || opt.eval_interval * static_cast<double>(train_set.num_groups()) > 1e9)
+    throw Error("eval_interval must be > 0 epochs and at most 1e9 groups' worth (got " +
+                std::to_string(opt.eval_interval) + " epochs of " + std::to_string(train_set.num_groups()) + " groups)");
   const std::int64_t eval_every =
       std::max<std::int64_t>(1, static_cast<std::int64_t>(opt.eval_interval * examples_per_epoch / opt.global_batch));
 

@@ -1,0 +1,243 @@
+// The text forms `trm solve` reads and prints (src/cli/puzzle_text.cpp): Sudoku and maze parsing,
+// formatting round trips, and answer checking.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "cli/puzzle_text.h"
+#include "trm/config.h"
+#include "trm/data/maze.h"
+#include "trm/data/sudoku.h"
+
+namespace trm::cli {
+namespace {
+
+std::vector<std::int32_t> sudoku_tokens(const std::string& digits) {
+  std::vector<std::int32_t> t;
+  for (char ch : digits) t.push_back(ch == '.' ? 1 : ch - '0' + 1);
+  return t;
+}
+
+std::string error_of(const std::string& text) {
+  try {
+    parse_puzzle(text);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+// A valid 4x4 grid and a question of it.
+const std::string kSolution4 = "1234341221434321";
+const std::string kQuestion4 = "1..4..1.2..3.3.1";
+
+// ---------------------------------------------------------------------------------------------
+// Sudoku parsing
+
+TEST(ParseSudoku, FourByFourWithDotsZerosSeparatorsAndNewlines) {
+  const PuzzleText a = parse_puzzle(kQuestion4);
+  EXPECT_EQ(a.kind, PuzzleKind::kSudoku);
+  EXPECT_EQ(a.side, 4);
+  EXPECT_EQ(a.tokens, sudoku_tokens(kQuestion4));
+  EXPECT_EQ(a.tokens[0], 2);  // digit 1 -> token 2
+  EXPECT_EQ(a.tokens[1], 1);  // blank -> token 1
+
+  // The same puzzle with '0' for blanks, separators and newlines.
+  const PuzzleText b = parse_puzzle("1 0 | 0 4\n0 0 | 1 0\n----+----\n2 0 | 0 3\n0 3 | 0 1\n");
+  EXPECT_EQ(b.side, 4);
+  EXPECT_EQ(b.tokens, a.tokens);
+  const PuzzleText c = parse_puzzle("1..4\r\n..1.\r\n2..3\r\n.3.1\r\n");
+  EXPECT_EQ(c.tokens, a.tokens);
+  const PuzzleText d = parse_puzzle("1,_,_,4,_,_,1,_,2,_,_,3,_,3,_,1");
+  EXPECT_EQ(d.tokens, a.tokens);
+}
+
+TEST(ParseSudoku, SixBySixAndNineByNine) {
+  const std::string six = "1.3.5.\n"
+                          "4.6.2.\n"
+                          "2.4.6.\n"
+                          "5.1.3.\n"
+                          "3.5.1.\n"
+                          "6.2.4.\n";
+  const PuzzleText p6 = parse_puzzle(six);
+  EXPECT_EQ(p6.kind, PuzzleKind::kSudoku);
+  EXPECT_EQ(p6.side, 6);
+  ASSERT_EQ(p6.tokens.size(), 36u);
+  EXPECT_EQ(p6.tokens[4], 6);  // digit 5
+  EXPECT_EQ(p6.tokens[5], 1);
+
+  std::string nine;
+  for (int r = 0; r < 9; ++r) nine += "000000009\n";
+  nine[0] = '5';
+  const PuzzleText p9 = parse_puzzle(nine);
+  EXPECT_EQ(p9.side, 9);
+  ASSERT_EQ(p9.tokens.size(), 81u);
+  EXPECT_EQ(p9.tokens[0], 6);
+  EXPECT_EQ(p9.tokens[1], 1);
+  EXPECT_EQ(p9.tokens[8], 10);
+}
+
+TEST(ParseSudoku, WrongLengthsAndLargeDigitsAreRejected) {
+  EXPECT_NE(error_of("1..4..1.2..3.3.").find("15 cells"), std::string::npos) << error_of("1..4..1.2..3.3.");
+  EXPECT_NE(error_of(kQuestion4 + ".").find("17 cells"), std::string::npos);
+  EXPECT_NE(error_of(std::string(25, '.')).find("25 cells"), std::string::npos);  // 5x5 is square but not a Sudoku
+  EXPECT_NE(error_of(std::string(64, '.')).find("64 cells"), std::string::npos);  // 8x8
+  EXPECT_NE(error_of("").find("0 cells"), std::string::npos);
+  // A digit larger than n.
+  const std::string five = "5..4..1.2..3.3.1";
+  EXPECT_NE(error_of(five).find("digit 5"), std::string::npos) << error_of(five);
+  std::string six(36, '.');
+  six[7] = '7';
+  EXPECT_NE(error_of(six).find("digit 7"), std::string::npos) << error_of(six);
+  EXPECT_EQ(error_of(std::string(81, '9')), "no error");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Maze parsing
+
+TEST(ParseMaze, RowsOnSeparateLinesKeepLeadingAndTrailingSpaces) {
+  // The first row starts with spaces and the last one ends with them.
+  const std::string text = "  S#\n"
+                           " # #\n"
+                           " #G \n"
+                           "    \n";
+  const PuzzleText p = parse_puzzle(text);
+  EXPECT_EQ(p.kind, PuzzleKind::kMaze);
+  EXPECT_EQ(p.side, 4);
+  using namespace trm::data;
+  const std::vector<std::int32_t> expect = {kMazeOpen, kMazeOpen, kMazeStart, kMazeWall,  //
+                                            kMazeOpen, kMazeWall, kMazeOpen,  kMazeWall,  //
+                                            kMazeOpen, kMazeWall, kMazeGoal,  kMazeOpen,  //
+                                            kMazeOpen, kMazeOpen, kMazeOpen,  kMazeOpen};
+  EXPECT_EQ(p.tokens, expect);
+  // One line, and CRLF line ends, give the same maze.
+  EXPECT_EQ(parse_puzzle("  S# # # #G     ").tokens, expect);
+  EXPECT_EQ(parse_puzzle("  S#\r\n # #\r\n #G \r\n    \r\n").tokens, expect);
+  // A maze without any wall is still recognized by its S.
+  const PuzzleText open = parse_puzzle("S  G");
+  EXPECT_EQ(open.kind, PuzzleKind::kMaze);
+  EXPECT_EQ(open.side, 2);
+}
+
+TEST(ParseMaze, InvalidCharactersAndNonSquareSizesAreRejected) {
+  std::string msg = error_of("  S#\n # #\n #G.\n    \n");
+  EXPECT_NE(msg.find("invalid character '.'"), std::string::npos) << msg;
+  msg = error_of("  S#\n # #\n #Gx\n    \n");
+  EXPECT_NE(msg.find("invalid character 'x'"), std::string::npos) << msg;
+  msg = error_of("  S#\n\t# #\n #G \n    \n");
+  EXPECT_NE(msg.find("invalid character"), std::string::npos) << msg;
+  msg = error_of("  S#\n # #\n #Go\n    \n");  // path cells belong in answers, not questions
+  EXPECT_NE(msg.find("invalid character 'o'"), std::string::npos) << msg;
+  msg = error_of("  S#\n # #\n #G\n    \n");  // a row lost its trailing space: 15 cells
+  EXPECT_NE(msg.find("15 cells"), std::string::npos) << msg;
+  msg = error_of(std::string("  S#\n # #\n #G", 13) + std::string(1, '\0') + "\n    \n");
+  EXPECT_NE(msg.find("invalid character"), std::string::npos) << msg;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting
+
+TEST(FormatTokens, SudokuAndMazeRoundTrip) {
+  const PuzzleText q = parse_puzzle(kQuestion4);
+  const std::string text = format_tokens(PuzzleKind::kSudoku, 4, q.tokens);
+  EXPECT_EQ(text, "1 . . 4\n. . 1 .\n2 . . 3\n. 3 . 1\n");
+  EXPECT_EQ(parse_puzzle(text).tokens, q.tokens);
+
+  std::string nine;
+  for (int i = 0; i < 81; ++i) nine += static_cast<char>(i % 7 == 0 ? '.' : '1' + (i * 5) % 9);
+  const PuzzleText p9 = parse_puzzle(nine);
+  EXPECT_EQ(parse_puzzle(format_tokens(PuzzleKind::kSudoku, 9, p9.tokens)).tokens, p9.tokens);
+
+  const std::string maze = "  S#\n # #\n #G \n    \n";
+  const PuzzleText m = parse_puzzle(maze);
+  EXPECT_EQ(format_tokens(PuzzleKind::kMaze, 4, m.tokens), maze);
+  EXPECT_EQ(parse_puzzle(format_tokens(PuzzleKind::kMaze, 4, m.tokens)).tokens, m.tokens);
+
+  // Offsets skip a prefix (the model's output carries the puzzle positions first); unknown
+  // tokens print as '?'.
+  std::vector<std::int32_t> shifted = {0, 0, 0};
+  shifted.insert(shifted.end(), q.tokens.begin(), q.tokens.end());
+  EXPECT_EQ(format_tokens(PuzzleKind::kSudoku, 4, shifted, 3), text);
+  std::vector<std::int32_t> bad = q.tokens;
+  bad[0] = 0;
+  bad[1] = 9;
+  EXPECT_EQ(format_tokens(PuzzleKind::kSudoku, 4, bad).substr(0, 4), "? ? ");
+  std::vector<std::int32_t> path = m.tokens;
+  path[1] = data::kMazePath;
+  path[4] = 0;
+  EXPECT_EQ(format_tokens(PuzzleKind::kMaze, 4, path).substr(0, 9), " oS#\n?# #");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Answer checking
+
+TEST(CheckAnswer, Sudoku) {
+  const PuzzleText q = parse_puzzle(kQuestion4);
+  const auto good = sudoku_tokens(kSolution4);
+  EXPECT_EQ(check_answer(q, good), "");
+  // With an offset.
+  std::vector<std::int32_t> shifted = {7, 7};
+  shifted.insert(shifted.end(), good.begin(), good.end());
+  EXPECT_EQ(check_answer(q, shifted, 2), "");
+
+  // A given changed: swap the digits 1 and 4 everywhere, still a valid grid but cell 0 was a 1.
+  std::string swapped = kSolution4;
+  for (char& ch : swapped) ch = ch == '1' ? '4' : ch == '4' ? '1' : ch;
+  EXPECT_EQ(check_answer(q, sudoku_tokens(swapped)), "changes a given digit");
+
+  // A broken row: cell 1 (blank in the question) repeats the row's 1.
+  std::string dup = kSolution4;
+  dup[1] = '1';
+  EXPECT_EQ(check_answer(q, sudoku_tokens(dup)), "breaks a row, column or box constraint");
+  // Rows kept valid but columns broken: swap the two blank cells 1 and 2 of row 0.
+  std::string cols = kSolution4;
+  std::swap(cols[1], cols[2]);
+  EXPECT_EQ(check_answer(q, sudoku_tokens(cols)), "breaks a row, column or box constraint");
+  // A blank or a non-digit token in the answer.
+  auto blank = good;
+  blank[5] = 1;
+  EXPECT_NE(check_answer(q, blank).find("cell 5"), std::string::npos) << check_answer(q, blank);
+  auto pad = good;
+  pad[9] = 0;
+  EXPECT_NE(check_answer(q, pad).find("cell 9"), std::string::npos);
+  auto big = good;
+  big[2] = 6;  // digit 5 in a 4x4
+  EXPECT_NE(check_answer(q, big).find("cell 2"), std::string::npos);
+}
+
+TEST(CheckAnswer, Maze) {
+  //   row 0: "  S#"
+  //   row 1: " # #"
+  //   row 2: " #G "
+  //   row 3: "    "
+  // S is cell 2, G cell 10; the shortest path is S -> (1,2) = cell 6 -> G: 2 steps.
+  const PuzzleText q = parse_puzzle("  S#\n # #\n #G \n    \n");
+  auto answer = q.tokens;
+  answer[6] = data::kMazePath;  // (1,2)
+  EXPECT_EQ(check_answer(q, answer), "");
+
+  // A path that is not shortest: around the left side.
+  auto longer = q.tokens;
+  for (int cell : {1, 0, 4, 8, 12, 13, 14}) longer[static_cast<std::size_t>(cell)] = data::kMazePath;
+  // S (0,2) -> (0,1) -> (0,0) -> (1,0) -> (2,0) -> (3,0) -> (3,1) -> (3,2) -> G (2,2): 8 steps.
+  EXPECT_NE(check_answer(q, longer), "");
+  EXPECT_NE(check_answer(q, longer).find("do not connect S to G in 2 steps"), std::string::npos) << check_answer(q, longer);
+  // The shortest path plus an extra marked cell.
+  auto extra = answer;
+  extra[15] = data::kMazePath;
+  EXPECT_NE(check_answer(q, extra).find("cells are marked"), std::string::npos) << check_answer(q, extra);
+  // No path at all.
+  EXPECT_NE(check_answer(q, q.tokens), "");
+  // A wall turned into a path cell.
+  auto through_wall = answer;
+  through_wall[3] = data::kMazePath;
+  EXPECT_NE(check_answer(q, through_wall).find("cell 3"), std::string::npos) << check_answer(q, through_wall);
+  // S moved.
+  auto moved = answer;
+  moved[2] = data::kMazeOpen;
+  EXPECT_NE(check_answer(q, moved), "");
+}
+
+}  // namespace
+}  // namespace trm::cli
