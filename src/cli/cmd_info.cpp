@@ -83,7 +83,7 @@ void add_info_commands(CLI::App& app, Action& action) {
   presets_cmd->callback([&action] {
     action = [] {
       for (const auto& p : presets())
-        std::printf("%-12s %s; %lld params\n", p.name.c_str(), p.description.c_str(),
+        std::printf("%-16s %s; %lld params\n", p.name.c_str(), p.description.c_str(),
                     static_cast<long long>(p.model.parameter_count()));
       return 0;
     };
