@@ -15,6 +15,7 @@
 #include <set>
 #include <sstream>
 
+#include "temp_dir.h"
 #include "trm/config.h"
 #include "trm/data.h"
 
@@ -26,24 +27,7 @@ namespace fs = std::filesystem;
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() / ("trm_data_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string str() const { return path_.string(); }
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
+using TempDir = trm::test_util::TempDir;
 
 std::string data_dir() {
   const char* env = std::getenv("TRM_DATA_DIR");

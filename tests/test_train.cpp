@@ -25,6 +25,7 @@
 #include "trm/data/sudoku.h"
 #include "trm/eval.h"
 #include "trm/model.h"
+#include "temp_dir.h"
 #include "trm/optim.h"
 #include "trm/safetensors.h"
 #include "trm/train.h"
@@ -37,26 +38,7 @@ namespace fs = std::filesystem;
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() / ("trm_train_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string str() const { return path_.string(); }
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
+using TempDir = trm::test_util::TempDir;
 
 // 4x4 Sudoku sizes: vocab 6, 16 cells.
 ModelConfig tiny_model() {
