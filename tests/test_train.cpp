@@ -67,11 +67,6 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
 
-std::int64_t flat_params(const TrmModel& m) {
-  const auto& t = m.param_table();
-  return t.back().offset + t.back().numel;
-}
-
 // A generated 4x4 Sudoku dataset shared by the tests of one process.
 const std::string& small_sudoku_dir() {
   static TempDir dir;
@@ -908,7 +903,7 @@ struct TrainState {
 
 void expect_same_state(TrainState& a, TrainState& b) {
   Backend& be = a.model.backend();
-  const std::int64_t n = flat_params(a.model);
+  const std::int64_t n = a.model.flat_size();
   const ModelConfig& c = a.model.config();
   EXPECT_TRUE(same_bits(host(be, a.model.params(), n), host(be, b.model.params(), n))) << "weights";
   EXPECT_TRUE(same_bits(host(be, a.opt.ema(), n), host(be, b.opt.ema(), n))) << "EMA";
@@ -955,7 +950,7 @@ TEST(Checkpoint, RoundTripRestoresWeightsEmaOptimizerAndCarry) {
   ck.load_train_state(b.model, b.opt, b.carry);
   expect_same_state(a, b);
   // The EMA and the raw weights differ, so picking the wrong one would show.
-  const std::int64_t n = flat_params(a.model);
+  const std::int64_t n = a.model.flat_size();
   EXPECT_FALSE(same_bits(host(*be, a.model.params(), n), host(*be, a.opt.ema(), n)));
 
   // Both continue identically.

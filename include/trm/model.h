@@ -54,6 +54,9 @@ class TrmModel {
   // ---- parameters ----
   const std::vector<ParamInfo>& param_table() const { return table_; }
   std::int64_t num_params() const { return num_params_; }
+  // Floats spanned by the flat parameter (and gradient, optimizer-state, EMA) layout, alignment
+  // padding between tensors included.
+  std::int64_t flat_size() const { return table_.back().offset + table_.back().numel; }
   float* params() { return params_.data(); }
   float* grads() { return grads_.data(); }
   const ParamInfo& info(const std::string& name) const;  // throws trm::Error for unknown names

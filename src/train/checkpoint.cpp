@@ -17,11 +17,6 @@ void upload(Backend& be, const std::vector<float>& v, float* dst) {
   be.from_host(v.data(), dst, static_cast<std::int64_t>(v.size()));
 }
 
-std::int64_t flat_size(const TrmModel& m) {
-  const auto& t = m.param_table();
-  return t.back().offset + t.back().numel;
-}
-
 }  // namespace
 
 void save_checkpoint(const std::string& path, TrmModel& model, TrmOptimizer* optimizer, ActCarry* carry,
@@ -44,7 +39,7 @@ void save_checkpoint(const std::string& path, TrmModel& model, TrmOptimizer* opt
   w.add_f32("H_init", {c.hidden_size}, h.data());
   w.add_f32("L_init", {c.hidden_size}, l.data());
   if (optimizer) {
-    const std::int64_t n = flat_size(model);
+    const std::int64_t n = model.flat_size();
     const auto m = host(be, optimizer->adam_m(), n), v = host(be, optimizer->adam_v(), n);
     w.add_f32("optim.m", {n}, m.data());
     w.add_f32("optim.v", {n}, v.data());
@@ -111,7 +106,7 @@ void Checkpoint::load_train_state(TrmModel& model, TrmOptimizer& optimizer, ActC
   const ModelConfig& c = model.config();
   load_model(model, false);
   for (const auto& p : model.param_table()) upload(be, file_.floats("ema." + p.name, p.shape), optimizer.ema() + p.offset);
-  const std::int64_t n = flat_size(model);
+  const std::int64_t n = model.flat_size();
   upload(be, file_.floats("optim.m", {n}), optimizer.adam_m());
   upload(be, file_.floats("optim.v", {n}), optimizer.adam_v());
   optimizer.set_step_count(contents_.state.value("optimizer_step", std::int64_t{0}));

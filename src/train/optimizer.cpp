@@ -5,8 +5,7 @@ namespace trm {
 TrmOptimizer::TrmOptimizer(TrmModel& model, const OptimConfig& cfg) : model_(model), cfg_(cfg) {
   cfg_.validate();
   Backend& be = model.backend();
-  const std::int64_t n = model.param_table().empty() ? 0
-                         : model.param_table().back().offset + model.param_table().back().numel;
+  const std::int64_t n = model.flat_size();
   m_ = DeviceBuffer(be, n);
   v_ = DeviceBuffer(be, n);
   ema_ = DeviceBuffer(be, n);

@@ -143,8 +143,7 @@ TrainSummary train(const TrainOptions& opt) {
   // An evaluation model holding the EMA weights (the reference evaluates and saves those).
   TrmModel eval_model(mc, *be);
   auto load_ema_weights = [&]() {
-    const std::int64_t n = static_cast<std::int64_t>(model.param_table().back().offset + model.param_table().back().numel);
-    be->copy(optimizer.ema(), eval_model.params(), n);
+    be->copy(optimizer.ema(), eval_model.params(), model.flat_size());
     be->copy(model.puzzle_table(), eval_model.puzzle_table(), model.puzzle_table_size());
     be->copy(model.H_init(), eval_model.H_init(), mc.hidden_size);
     be->copy(model.L_init(), eval_model.L_init(), mc.hidden_size);
