@@ -1,0 +1,128 @@
+// `trm bench`: times optimizer steps (train) or complete halt_max_steps-step inferences (infer)
+// on synthetic inputs of the preset's shape. The work per iteration is exactly what
+// reference/bench_reference.py does in PyTorch.
+#include <cblas.h>
+#include <omp.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <vector>
+
+#include "trm/backend.h"
+#include "trm/bench.h"
+#include "trm/data/rng.h"
+#include "trm/model.h"
+#include "trm/optim.h"
+
+namespace trm {
+
+namespace {
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+double measure_sgemm_gflops(int n, int reps) {
+  std::vector<float> a(static_cast<std::size_t>(n) * n), b(a.size()), c(a.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    a[i] = static_cast<float>((i * 7919) % 1000) * 1e-3f - 0.5f;
+    b[i] = static_cast<float>((i * 104729) % 1000) * 1e-3f - 0.5f;
+  }
+  std::vector<double> rates;
+  for (int r = 0; r <= reps; ++r) {  // the first product warms up threads and caches
+    const double t0 = now_s();
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
+    const double dt = now_s() - t0;
+    if (r > 0) rates.push_back(2.0 * n * n * static_cast<double>(n) / dt * 1e-9);
+  }
+  return median(rates);
+}
+
+double peak_rss_mib() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;  // Linux reports KiB
+}
+
+nlohmann::json run_bench(const BenchOptions& opt) {
+  const ModelConfig& cfg = opt.model;
+  cfg.validate();
+  if (opt.batch < 1) throw Error("bench: batch must be >= 1");
+  if (opt.iterations < 1) throw Error("bench: iterations must be >= 1");
+  const int B = opt.batch, S = cfg.seq_len, V = cfg.vocab_size;
+  auto be = make_cpu_backend();
+  TrmModel model(cfg, *be);
+  model.init(opt.seed);
+  model.reserve(B, opt.training);
+
+  // Synthetic batch: tokens and labels uniform over the non-pad vocabulary, puzzle ids uniform.
+  data::Rng rng(opt.seed + 1);
+  std::vector<std::int32_t> inputs(static_cast<std::size_t>(B) * S), labels(inputs.size()), ids(B);
+  for (auto& t : inputs) t = 1 + static_cast<std::int32_t>(rng.below(static_cast<std::uint64_t>(V - 1)));
+  for (auto& t : labels) t = 1 + static_cast<std::int32_t>(rng.below(static_cast<std::uint64_t>(V - 1)));
+  for (auto& t : ids) t = static_cast<std::int32_t>(rng.below(static_cast<std::uint64_t>(cfg.num_puzzle_identifiers)));
+  const Batch batch{B, inputs.data(), labels.data(), ids.data()};
+
+  const std::int64_t state = static_cast<std::int64_t>(B) * cfg.total_len() * cfg.hidden_size;
+  DeviceBuffer zH(*be, state), zL(*be, state);
+  model.reset_carry(zH.data(), zL.data(), B);
+  std::unique_ptr<TrmOptimizer> optim;
+  if (opt.training) {
+    OptimConfig oc = opt.optim;
+    oc.loss_divisor = B;
+    oc.lr_warmup_steps = 1;  // a real learning rate from the first step
+    optim = std::make_unique<TrmOptimizer>(model, oc);
+  }
+
+  // One iteration: train = one optimizer step (one supervision step of the batch);
+  // infer = a fresh carry and halt_max_steps supervision steps without gradients.
+  auto iteration = [&] {
+    if (opt.training) {
+      model.zero_grads();
+      model.forward(batch, zH.data(), zL.data(), true);
+      model.loss(batch, B, true);
+      model.backward();
+      optim->step();
+    } else {
+      model.reset_carry(zH.data(), zL.data(), B);
+      for (int s = 0; s < cfg.halt_max_steps; ++s) model.forward(batch, zH.data(), zL.data(), false);
+    }
+  };
+  for (int i = 0; i < opt.warmup; ++i) iteration();
+  std::vector<double> secs;
+  for (int i = 0; i < opt.iterations; ++i) {
+    const double t0 = now_s();
+    iteration();
+    secs.push_back(now_s() - t0);
+  }
+  const double rss = peak_rss_mib();
+  const double it_s = median(secs);
+  const int steps_per_it = opt.training ? 1 : cfg.halt_max_steps;
+  const double step_s = it_s / steps_per_it;
+  const double gflops = flops_per_sample_step(cfg, opt.training) * B / step_s * 1e-9;
+  nlohmann::json j = {{"impl", "trm"},
+                      {"preset", opt.preset},
+                      {"mode", opt.training ? "train" : "infer"},
+                      {"batch", B},
+                      {"threads", omp_get_max_threads()},
+                      {"iterations", opt.iterations},
+                      {"ms_per_step", step_s * 1e3},
+                      {"supervision_steps_per_s", B / step_s},
+                      {"samples_per_s", B / it_s},
+                      {"gflops", gflops},
+                      {"peak_rss_mib", rss}};
+  if (opt.measure_sgemm) {
+    const double sg = measure_sgemm_gflops();
+    j["sgemm_gflops"] = sg;
+    j["sgemm_fraction"] = gflops / sg;
+  }
+  return j;
+}
+
+}  // namespace trm

@@ -1,0 +1,30 @@
+// Analytic FLOP count of the TRM forward/backward (see include/trm/bench.h).
+#include "trm/bench.h"
+
+namespace trm {
+
+namespace {
+// One application of the L_layers blocks to one sample.
+double net_call_flops(const ModelConfig& c) {
+  const double L = c.total_len(), D = c.hidden_size, I = c.mlp_inter();
+  double per_layer = 2 * L * D * (2 * I) + 2 * L * I * D;  // channel SwiGLU
+  if (c.mlp_t) {
+    const double It = c.mlp_t_inter();
+    per_layer += 2 * D * L * (2 * It) + 2 * D * It * L;    // sequence SwiGLU, shared over channels
+  } else {
+    per_layer += 2 * L * D * (3 * D) + 2 * L * D * D;      // qkv and o projections
+    per_layer += 2 * (2 * L * L * D);                      // Q K^T and P V over all heads
+  }
+  return per_layer * c.L_layers;
+}
+}  // namespace
+
+double flops_per_sample_step(const ModelConfig& c, bool training) {
+  const double calls_per_round = c.L_cycles + 1;
+  const double heads = 2.0 * c.seq_len * c.hidden_size * c.vocab_size + 2.0 * c.hidden_size * 2;
+  const double forward = c.H_cycles * calls_per_round * net_call_flops(c) + heads;
+  if (!training) return forward;
+  return forward + 2 * (calls_per_round * net_call_flops(c) + heads);
+}
+
+}  // namespace trm
