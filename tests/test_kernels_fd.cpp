@@ -26,6 +26,7 @@
 #include <random>
 #include <vector>
 
+#include "kernels/fast_math.h"
 #include "kernels/kernels.h"
 
 namespace trm::kernels {
@@ -453,6 +454,66 @@ TEST(KernelsFd, AttentionIsNonCausal) {
     EXPECT_GT(change, 1e-6) << "position 0 of head " << h << " ignores the last key";
   }
   for (int i = kL * D; i < kB * kL * D; ++i) EXPECT_EQ(moved[i], base[i]) << "batch 1 changed";
+}
+
+// A sequence longer than the query tile (kAttnQueryBlock rows), ending in a partial tile: the
+// forward matches the naive formula, and the backward (dK, dV summed over tiles) matches finite
+// differences.
+TEST(KernelsFd, AttentionSeveralQueryTiles) {
+  std::mt19937 rng(9);
+  const int B = 1, L = 2 * kAttnQueryBlock + 22, H = 2, hd = 4, D = H * hd, n = B * L * 3 * D;
+  Vec qkv = randn(n, rng), G = randn(B * L * D, rng);
+  const AttnOut k = attn_kernel(qkv, B, L, H, hd);
+  const AttnOut ref = attn_naive(qkv, B, L, H, hd);
+  EXPECT_LT(max_abs_diff(k.out, ref.out), kFwdTol);
+  EXPECT_LT(max_abs_diff(k.lse, ref.lse), kFwdTol);
+  Vec scratch(static_cast<std::size_t>(attention_scratch_size(L)) * omp_get_max_threads());
+  Vec dqkv(n, std::numeric_limits<double>::quiet_NaN());
+  attention_bwd<double>(qkv.data(), k.out.data(), k.lse.data(), G.data(), dqkv.data(), B, L, H, hd, scratch.data());
+  for (int i = 0; i < n; ++i) ASSERT_TRUE(std::isfinite(dqkv[i])) << "dqkv[" << i << "] not written";
+  auto f = [&] { return dot(G, attn_kernel(qkv, B, L, H, hd).out); };
+  EXPECT_FD_OK(fd_check(qkv, dqkv, f, rng));
+  // Elements of K and V of the last (partial) tile's positions specifically.
+  for (int pos : {L - 1, kAttnQueryBlock, 0}) {
+    for (int part = 1; part < 3; ++part) {
+      const std::size_t i = static_cast<std::size_t>(pos) * 3 * D + part * D + 1;
+      const double x0 = qkv[i];
+      qkv[i] = x0 + 1e-5;
+      const double fp = f();
+      qkv[i] = x0 - 1e-5;
+      const double fm = f();
+      qkv[i] = x0;
+      EXPECT_NEAR(dqkv[i], (fp - fm) / 2e-5, 1e-6) << "position " << pos << " part " << part;
+    }
+  }
+}
+
+// Float attention (fast exp) agrees with the double one to float precision.
+TEST(KernelsFd, AttentionFloatMatchesDouble) {
+  std::mt19937 rng(10);
+  const int B = 2, L = kAttnQueryBlock + 9, H = 2, hd = 8, D = H * hd, n = B * L * 3 * D;
+  const Vec qkv = randn(n, rng);
+  const AttnOut d = attn_kernel(qkv, B, L, H, hd);
+  std::vector<float> qf(qkv.begin(), qkv.end()), of(static_cast<std::size_t>(B) * L * D), lf(static_cast<std::size_t>(B) * H * L);
+  std::vector<float> scratch(static_cast<std::size_t>(attention_scratch_size(L)) * omp_get_max_threads());
+  attention_fwd<float>(qf.data(), of.data(), lf.data(), B, L, H, hd, scratch.data());
+  double worst = 0;
+  for (std::size_t i = 0; i < of.size(); ++i) worst = std::max(worst, std::abs(of[i] - d.out[i]));
+  EXPECT_LT(worst, 1e-5);
+}
+
+// The vectorizable float exp used by SwiGLU and the softmax.
+TEST(KernelsFd, FastExpIsAccurate) {
+  double worst = 0;
+  for (float x = -87.0f; x < 88.0f; x += 0.00731f) {
+    const double e = std::exp(static_cast<double>(x));
+    worst = std::max(worst, std::abs(fast_exp(x) - e) / e);
+  }
+  EXPECT_LT(worst, 3e-7);
+  EXPECT_EQ(fast_exp(0.0f), 1.0f);
+  EXPECT_LT(fast_exp(-1000.0f), 1e-37f);  // clamped: tiny, never NaN or negative
+  EXPECT_GT(fast_exp(-1000.0f), 0.0f);
+  EXPECT_TRUE(std::isfinite(fast_exp(1000.0f)));
 }
 
 // ---- embedding --------------------------------------------------------------------------------

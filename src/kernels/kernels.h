@@ -69,7 +69,9 @@ void rope_apply(T* qkv, int batch, int L, int heads, int head_dim, int row_strid
 // qkv [batch*L, 3*heads*head_dim] holds Q heads, then K heads, then V heads. out [batch*L,
 // heads*head_dim] (heads concatenated). lse [batch, heads, L] keeps each softmax row's
 // log-sum-exp so the backward recomputes probabilities instead of storing L x L per head.
-// scratch: attention_scratch_size(L) elements per OpenMP thread.
+// Work is tiled in blocks of kAttnQueryBlock query rows; scratch: attention_scratch_size(L)
+// elements per OpenMP thread (two [block, L] tiles).
+inline constexpr int kAttnQueryBlock = 64;
 std::int64_t attention_scratch_size(int L);
 template <class T>
 void attention_fwd(const T* qkv, T* out, T* lse, int batch, int L, int heads, int head_dim,

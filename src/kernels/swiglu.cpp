@@ -1,5 +1,6 @@
 #include <cmath>
 
+#include "kernels/fast_math.h"
 #include "kernels/kernels.h"
 
 namespace trm::kernels {
@@ -12,7 +13,7 @@ void swiglu_fwd(const T* gu, T* act, int rows, int inter) {
     const T* u = g + inter;
     T* a = act + static_cast<std::int64_t>(r) * inter;
     for (int i = 0; i < inter; ++i) {
-      const T s = T(1) / (T(1) + std::exp(-g[i]));
+      const T s = T(1) / (T(1) + fast_exp(-g[i]));
       a[i] = g[i] * s * u[i];
     }
   }
@@ -28,7 +29,7 @@ void swiglu_bwd(const T* gu, const T* dact, T* dgu, int rows, int inter) {
     T* dg = dgu + static_cast<std::int64_t>(r) * 2 * inter;
     T* du = dg + inter;
     for (int i = 0; i < inter; ++i) {
-      const T s = T(1) / (T(1) + std::exp(-g[i]));
+      const T s = T(1) / (T(1) + fast_exp(-g[i]));
       const T silu = g[i] * s;
       // d silu / dg = s + g s (1 - s)
       dg[i] = da[i] * u[i] * (s + g[i] * s * (T(1) - s));
