@@ -87,6 +87,8 @@ class TrmModel {
   const float* q() const { return q_.data(); }            // [B, 2]: halt, continue
   // Loss of the last forward against batch.labels; with_grad also prepares its gradient.
   LossResult loss(const Batch& batch, int loss_divisor, bool with_grad);
+  // The same into `out`, reusing its vectors' storage: no allocation once they have grown.
+  void loss(const Batch& batch, int loss_divisor, bool with_grad, LossResult& out);
   // Back-propagates the last loss(with_grad) through the recorded round. Parameter gradients
   // are ADDED to grads(); the gathered puzzle rows' gradients overwrite puzzle_row_grads().
   void backward();

@@ -82,11 +82,12 @@ nlohmann::json run_bench(const BenchOptions& opt) {
 
   // One iteration: train = one optimizer step (one supervision step of the batch);
   // infer = a fresh carry and halt_max_steps supervision steps without gradients.
+  LossResult loss;
   auto iteration = [&] {
     if (opt.training) {
       model.zero_grads();
       model.forward(batch, zH.data(), zL.data(), true);
-      model.loss(batch, B, true);
+      model.loss(batch, B, true, loss);
       model.backward();
       optim->step();
     } else {

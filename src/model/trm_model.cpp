@@ -309,11 +309,17 @@ void TrmModel::forward(const Batch& batch, float* zH, float* zL, bool with_grad)
 }
 
 LossResult TrmModel::loss(const Batch& batch, int loss_divisor, bool with_grad) {
+  LossResult r;
+  loss(batch, loss_divisor, with_grad, r);
+  return r;
+}
+
+void TrmModel::loss(const Batch& batch, int loss_divisor, bool with_grad, LossResult& r) {
   if (!batch.labels) throw Error("TrmModel::loss: the batch has no labels");
   if (batch.size != cur_batch_) throw Error("TrmModel::loss: batch size differs from the last forward");
   if (with_grad && !recorded_) throw Error("TrmModel::loss: with_grad needs a forward with_grad first");
   const int B = cur_batch_, S = cfg_.seq_len, V = cfg_.vocab_size;
-  LossResult r;
+  r.loss = r.lm_loss = r.q_halt_loss = 0;
   r.correct.assign(B, 0);
   r.valid.assign(B, 0);
   r.seq_correct.assign(B, 0);
@@ -346,7 +352,6 @@ LossResult TrmModel::loss(const Batch& batch, int loss_divisor, bool with_grad) 
     be_.from_host(dq.data(), dq_.data(), B * 2);
     loss_ready_ = true;
   }
-  return r;
 }
 
 void TrmModel::backward() {
