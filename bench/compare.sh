@@ -4,12 +4,12 @@
 #   bench/compare.sh PRESET train|infer [BATCH]
 #
 # Runs `trm bench` and reference/bench_reference.py alternately REPS times (default 3; each run
-# times ITERATIONS iterations after one warm-up and reports their median), then prints the median
+# times ITERATIONS iterations after WARMUP (default 1) untimed ones and reports their median), then prints the median
 # of each figure for both, and the ratio ours/theirs. The last line is one JSON object:
 #   {"preset", "mode", "batch", "ours": {...}, "reference": {...}, "ratio": {...}}
 # Environment: TRM (the binary, default build/release/trm), PYTHON (default /usr/bin/python3,
 # which has Debian's torch), THREADS (default 2; sets OMP_NUM_THREADS and OPENBLAS_NUM_THREADS
-# for both sides), REPS, ITERATIONS, OVERRIDES (extra key=value model overrides for both).
+# for both sides), REPS, ITERATIONS, WARMUP, OVERRIDES (extra key=value model overrides for both).
 set -euo pipefail
 if [[ $# -lt 2 || ( "$2" != train && "$2" != infer ) ]]; then
   echo "usage: $0 PRESET train|infer [BATCH]" >&2
@@ -22,6 +22,7 @@ PYTHON=${PYTHON:-/usr/bin/python3}
 THREADS=${THREADS:-2}
 REPS=${REPS:-3}
 ITERATIONS=${ITERATIONS:-3}
+WARMUP=${WARMUP:-1}
 OVERRIDES=${OVERRIDES:-}
 [[ -x $TRM ]] || { echo "compare.sh: $TRM not found; build first (cmake --build --preset release)" >&2; exit 1; }
 "$PYTHON" -c 'import torch' 2>/dev/null || { echo "compare.sh: $PYTHON has no torch; run scripts/install-deps.sh --reference" >&2; exit 1; }
@@ -37,9 +38,9 @@ for ((r = 1; r <= REPS; r++)); do
   sg=--no-sgemm
   [[ $r -eq $REPS ]] && sg=
   # shellcheck disable=SC2086
-  "$TRM" bench "$MODE" "$PRESET" $OVERRIDES --batch "$BATCH" --iterations "$ITERATIONS" $sg | tee -a "$WORK/ours.jsonl" >&2
+  "$TRM" bench "$MODE" "$PRESET" $OVERRIDES --batch "$BATCH" --iterations "$ITERATIONS" --warmup "$WARMUP" $sg | tee -a "$WORK/ours.jsonl" >&2
   "$PYTHON" "$ROOT/reference/bench_reference.py" "$MODE" --config "$WORK/config.json" --preset "$PRESET" \
-    --batch "$BATCH" --iterations "$ITERATIONS" --threads "$THREADS" $sg | tee -a "$WORK/reference.jsonl" >&2
+    --batch "$BATCH" --iterations "$ITERATIONS" --warmup "$WARMUP" --threads "$THREADS" $sg | tee -a "$WORK/reference.jsonl" >&2
 done
 
 "$PYTHON" - "$PRESET" "$MODE" "$BATCH" "$WORK/ours.jsonl" "$WORK/reference.jsonl" <<'PY'

@@ -22,6 +22,9 @@ class Backend {
   virtual void from_host(const float* host_src, float* dst, std::int64_t n) = 0;
   virtual void copy(const float* src, float* dst, std::int64_t n) = 0;
   virtual void fill(float* p, float value, std::int64_t n) = 0;
+  // True when the host may read and write this backend's memory directly (the CPU backend), so
+  // big tensors can be saved and loaded without a staging copy.
+  virtual bool host_accessible() const { return false; }
 
   // ---- dense algebra ----
   // y[R,out] = x[R,in] W^T with W [out,in]; ldx/ldy are the row strides of x and y.

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,9 @@ struct TensorEntry {
   std::int64_t numel() const;
 };
 
+// Reading parses and validates the header only; tensor bytes are read from the file when asked
+// for (pread straight into the destination for F32), so a checkpoint with a 1.8 GB puzzle table
+// never holds a second in-memory copy of the file.
 class SafeTensorsFile {
  public:
   static SafeTensorsFile read(const std::string& path);
@@ -35,13 +39,18 @@ class SafeTensorsFile {
   std::vector<float> floats(const std::string& name, const std::vector<std::int64_t>& expect = {}) const;
   std::vector<double> doubles(const std::string& name, const std::vector<std::int64_t>& expect = {}) const;
   std::vector<std::int32_t> ints(const std::string& name, const std::vector<std::int64_t>& expect = {}) const;
+  // Reads a tensor as float32 into dst (numel floats), converting other float dtypes.
+  void read_floats_into(const std::string& name, const std::vector<std::int64_t>& expect, float* dst) const;
 
  private:
   void check_shape(const std::string& name, const std::vector<std::int64_t>& expect) const;
+  void read_bytes(const TensorEntry& e, void* dst) const;  // the entry's raw bytes
+  std::vector<unsigned char> bytes(const TensorEntry& e) const;
   std::string path_;
   std::map<std::string, TensorEntry> entries_;
   std::map<std::string, std::string> metadata_;
-  std::vector<unsigned char> data_;
+  std::shared_ptr<const int> fd_;  // open descriptor, shared by copies, closed with the last
+  std::uint64_t data_start_ = 0;   // file offset of the data section
 };
 
 class SafeTensorsWriter {
@@ -50,6 +59,9 @@ class SafeTensorsWriter {
   void add_f32(const std::string& name, std::vector<std::int64_t> shape, const float* data) {
     add(name, DType::kF32, std::move(shape), data);
   }
+  // Records the pointer only: `data` must stay valid and unchanged until write(). Used for big
+  // host-resident tensors (the puzzle table) that should not be copied again.
+  void add_borrowed(const std::string& name, DType dtype, std::vector<std::int64_t> shape, const void* data);
   void set_metadata(const std::string& key, const std::string& value) { metadata_[key] = value; }
   // Writes path.tmp, flushes it to disk, then renames it over path.
   void write(const std::string& path) const;
@@ -59,7 +71,9 @@ class SafeTensorsWriter {
     std::string name;
     DType dtype;
     std::vector<std::int64_t> shape;
-    std::vector<unsigned char> bytes;
+    std::vector<unsigned char> bytes;     // owned copy, or
+    const unsigned char* borrowed = nullptr;  // caller's memory
+    std::size_t size = 0;
   };
   std::vector<Pending> tensors_;
   std::map<std::string, std::string> metadata_;

@@ -24,6 +24,7 @@ class CpuBackend final : public Backend {
     _mm_setcsr(_mm_getcsr() | 0x8040);
   }
   std::string name() const override { return "cpu"; }
+  bool host_accessible() const override { return true; }
 
   float* alloc(std::int64_t n) override {
     auto* p = static_cast<float*>(aligned_alloc_bytes(static_cast<std::size_t>(n) * sizeof(float)));

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -115,10 +116,44 @@ SafeTensorsFile SafeTensorsFile::read(const std::string& path) {
       throw Error(ctx + ": " + std::to_string(e.end - e.begin) + " bytes do not match its shape and dtype");
     f.entries_[it.key()] = e;
   }
-  f.data_.resize(data_size);
-  in.read(reinterpret_cast<char*>(f.data_.data()), static_cast<std::streamsize>(data_size));
-  if (!in) throw Error(path + ": truncated while reading tensor data");
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(path + ": cannot open for reading");
+  f.fd_ = std::shared_ptr<const int>(new int(fd), [](const int* p) {
+    ::close(*p);
+    delete p;
+  });
+  f.data_start_ = 8 + header_len;
   return f;
+}
+
+void SafeTensorsFile::read_bytes(const TensorEntry& e, void* dst) const {
+  auto* out = static_cast<unsigned char*>(dst);
+  std::size_t done = 0;
+  const std::size_t n = e.end - e.begin;
+  while (done < n) {
+    const ssize_t r = ::pread(*fd_, out + done, n - done, static_cast<off_t>(data_start_ + e.begin + done));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) throw Error(path_ + ": truncated or unreadable tensor data (the file changed after it was opened?)");
+    done += static_cast<std::size_t>(r);
+  }
+}
+
+std::vector<unsigned char> SafeTensorsFile::bytes(const TensorEntry& e) const {
+  std::vector<unsigned char> b(e.end - e.begin);
+  read_bytes(e, b.data());
+  return b;
+}
+
+void SafeTensorsFile::read_floats_into(const std::string& name, const std::vector<std::int64_t>& expect,
+                                       float* dst) const {
+  const auto& e = entry(name);
+  check_shape(name, expect);
+  if (e.dtype == DType::kF32) {
+    read_bytes(e, dst);
+    return;
+  }
+  const auto d = doubles(name, expect);
+  for (std::size_t i = 0; i < d.size(); ++i) dst[i] = static_cast<float>(d[i]);
 }
 
 const TensorEntry& SafeTensorsFile::entry(const std::string& name) const {
@@ -149,7 +184,8 @@ void SafeTensorsFile::check_shape(const std::string& name, const std::vector<std
 std::vector<double> SafeTensorsFile::doubles(const std::string& name, const std::vector<std::int64_t>& expect) const {
   check_shape(name, expect);
   const auto& e = entry(name);
-  const unsigned char* p = data_.data() + e.begin;
+  const std::vector<unsigned char> raw = bytes(e);
+  const unsigned char* p = raw.data();
   std::vector<double> out(static_cast<std::size_t>(e.numel()));
   for (std::size_t i = 0; i < out.size(); ++i) {
     switch (e.dtype) {
@@ -170,7 +206,7 @@ std::vector<float> SafeTensorsFile::floats(const std::string& name, const std::v
   if (e.dtype == DType::kF32) {
     check_shape(name, expect);
     std::vector<float> out(static_cast<std::size_t>(e.numel()));
-    if (!out.empty()) std::memcpy(out.data(), data_.data() + e.begin, out.size() * 4);
+    read_bytes(e, out.data());
     return out;
   }
   const auto d = doubles(name, expect);
@@ -191,6 +227,17 @@ void SafeTensorsWriter::add(const std::string& name, DType dtype, std::vector<st
   Pending p{name, dtype, std::move(shape), {}};
   p.bytes.resize(static_cast<std::size_t>(n) * dtype_size(dtype));
   if (!p.bytes.empty()) std::memcpy(p.bytes.data(), data, p.bytes.size());
+  p.size = p.bytes.size();
+  tensors_.push_back(std::move(p));
+}
+
+void SafeTensorsWriter::add_borrowed(const std::string& name, DType dtype, std::vector<std::int64_t> shape,
+                                     const void* data) {
+  std::int64_t n = 1;
+  for (auto d : shape) n *= d;
+  Pending p{name, dtype, std::move(shape), {}};
+  p.borrowed = static_cast<const unsigned char*>(data);
+  p.size = static_cast<std::size_t>(n) * dtype_size(dtype);
   tensors_.push_back(std::move(p));
 }
 
@@ -198,8 +245,8 @@ void SafeTensorsWriter::write(const std::string& path) const {
   nlohmann::json j = nlohmann::json::object();
   std::size_t off = 0;
   for (const auto& t : tensors_) {
-    j[t.name] = {{"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {off, off + t.bytes.size()}}};
-    off += t.bytes.size();
+    j[t.name] = {{"dtype", dtype_name(t.dtype)}, {"shape", t.shape}, {"data_offsets", {off, off + t.size}}};
+    off += t.size;
   }
   if (!metadata_.empty()) j["__metadata__"] = metadata_;
   std::string header = j.dump();
@@ -213,7 +260,8 @@ void SafeTensorsWriter::write(const std::string& path) const {
   for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(hl >> (8 * i));
   ok &= std::fwrite(len, 1, 8, f) == 8;
   ok &= std::fwrite(header.data(), 1, header.size(), f) == header.size();
-  for (const auto& t : tensors_) ok &= std::fwrite(t.bytes.data(), 1, t.bytes.size(), f) == t.bytes.size();
+  for (const auto& t : tensors_)
+    ok &= std::fwrite(t.borrowed ? t.borrowed : t.bytes.data(), 1, t.size, f) == t.size;
   ok &= std::fflush(f) == 0;
   ok &= ::fsync(fileno(f)) == 0;
   ok &= std::fclose(f) == 0;

@@ -17,6 +17,16 @@ void upload(Backend& be, const std::vector<float>& v, float* dst) {
   be.from_host(v.data(), dst, static_cast<std::int64_t>(v.size()));
 }
 
+// Reads a float tensor into backend memory: directly from the file when the backend's memory is
+// host memory (no staging copy of a gigabyte puzzle table), else through a host vector.
+void load_into(Backend& be, const SafeTensorsFile& f, const std::string& name, const std::vector<std::int64_t>& shape,
+               float* dst) {
+  if (be.host_accessible())
+    f.read_floats_into(name, shape, dst);
+  else
+    upload(be, f.floats(name, shape), dst);
+}
+
 }  // namespace
 
 void save_checkpoint(const std::string& path, TrmModel& model, TrmOptimizer* optimizer, ActCarry* carry,
@@ -33,8 +43,16 @@ void save_checkpoint(const std::string& path, TrmModel& model, TrmOptimizer* opt
       w.add_f32("ema." + p.name, p.shape, e.data());
     }
   }
-  const auto puz = host(be, model.puzzle_table(), model.puzzle_table_size());
-  w.add_f32("puzzle_emb.weights", {c.num_puzzle_identifiers, c.puzzle_emb_ndim}, puz.data());
+  // The puzzle table can be gigabytes (ARC: 876k x 512 floats): written straight from the
+  // model's memory when the backend allows it, not through a host copy.
+  std::vector<float> puz;
+  const std::vector<std::int64_t> puz_shape{c.num_puzzle_identifiers, c.puzzle_emb_ndim};
+  if (be.host_accessible()) {
+    w.add_borrowed("puzzle_emb.weights", DType::kF32, puz_shape, model.puzzle_table());
+  } else {
+    puz = host(be, model.puzzle_table(), model.puzzle_table_size());
+    w.add_borrowed("puzzle_emb.weights", DType::kF32, puz_shape, puz.data());
+  }
   const auto h = host(be, model.H_init(), c.hidden_size), l = host(be, model.L_init(), c.hidden_size);
   w.add_f32("H_init", {c.hidden_size}, h.data());
   w.add_f32("L_init", {c.hidden_size}, l.data());
@@ -60,7 +78,7 @@ void save_checkpoint(const std::string& path, TrmModel& model, TrmOptimizer* opt
   w.set_metadata("format", kFormat);
   w.set_metadata("config", contents.config.dump());
   w.set_metadata("state", state.dump());
-  w.write(path);
+  w.write(path);  // puz (if used) is still alive here
 }
 
 Checkpoint Checkpoint::read(const std::string& path) {
@@ -95,7 +113,7 @@ void Checkpoint::load_model(TrmModel& model, bool use_ema) const {
   const ModelConfig& c = model.config();
   const std::string prefix = use_ema && has_ema() ? "ema." : "model.";
   for (const auto& p : model.param_table()) upload(be, file_.floats(prefix + p.name, p.shape), model.params() + p.offset);
-  upload(be, file_.floats("puzzle_emb.weights", {c.num_puzzle_identifiers, c.puzzle_emb_ndim}), model.puzzle_table());
+  load_into(be, file_, "puzzle_emb.weights", {c.num_puzzle_identifiers, c.puzzle_emb_ndim}, model.puzzle_table());
   upload(be, file_.floats("H_init", {c.hidden_size}), model.H_init());
   upload(be, file_.floats("L_init", {c.hidden_size}), model.L_init());
 }
