@@ -17,6 +17,7 @@ void add_eval_command(CLI::App& app, Action& action);
 void add_solve_command(CLI::App& app, Action& action);
 void add_info_commands(CLI::App& app, Action& action);
 void add_bench_command(CLI::App& app, Action& action);
+void add_report_command(CLI::App& app, Action& action);
 
 // "PRESET key=value ..." (the preset optional) into configs; throws trm::Error.
 void parse_model_args(const std::vector<std::string>& args, ModelConfig& model, OptimConfig& optim,

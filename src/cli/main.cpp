@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   trm::cli::add_solve_command(app, action);
   trm::cli::add_info_commands(app, action);
   trm::cli::add_bench_command(app, action);
+  trm::cli::add_report_command(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

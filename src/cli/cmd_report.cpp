@@ -1,0 +1,81 @@
+// trm report --entry METHOD,BENCHMARK,CHECKPOINT,DATA ... : evaluates each checkpoint on its
+// benchmark's test split and prints the paper-style table (Markdown on stdout; JSON with --json).
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "trm/checkpoint.h"
+#include "trm/data/dataset.h"
+#include "trm/eval.h"
+#include "trm/report.h"
+
+namespace trm::cli {
+
+namespace {
+ReportCell evaluate_entry(const ReportEntry& e, const EvalOptions& opt, std::int64_t& params) {
+  auto be = make_cpu_backend();
+  auto model = load_model_from_checkpoint(e.checkpoint, *be, true);
+  params = model->num_params();
+  ReportCell cell;
+  cell.checkpoint = e.checkpoint;
+  if (e.benchmark == "sudoku" || e.benchmark == "maze") {
+    const data::Dataset ds = data::read_split(e.data, "test");
+    const EvalResult r = evaluate(*model, ds, opt);
+    cell.percent = 100.0 * r.exact_accuracy;
+    cell.metric = "exact";
+    cell.n = r.n;
+    cell.seconds = r.seconds;
+    return cell;
+  }
+  throw Error("report: " + benchmark_title(e.benchmark) + " needs the ARC evaluator, not built in this version");
+}
+}  // namespace
+
+void add_report_command(CLI::App& app, Action& action) {
+  static std::vector<std::string> entries;
+  static std::string entries_file, json_out, md_out, halting = "reference";
+  static EvalOptions o;
+  static bool no_paper = false;
+  auto* cmd = app.add_subcommand("report", "Evaluate checkpoints and print the paper's tables (Sudoku-Extreme, Maze-Hard, ARC-AGI-1/2)");
+  cmd->add_option("--entry", entries, "METHOD,BENCHMARK,CHECKPOINT,DATA (benchmark: sudoku, maze, arc1, arc2); repeatable");
+  cmd->add_option("--entries", entries_file, "A file of entries, one per line (# comments)");
+  cmd->add_option("--examples", o.max_examples, "Evaluate only the first N test examples of each (0 = all)")->capture_default_str();
+  cmd->add_option("--batch", o.batch, "Evaluation batch size")->capture_default_str();
+  cmd->add_option("--halting", halting, "reference (all steps, as the paper) or adaptive")->capture_default_str();
+  cmd->add_option("--json", json_out, "Also write the report as JSON here");
+  cmd->add_option("--markdown", md_out, "Also write the Markdown here");
+  cmd->add_flag("--no-paper", no_paper, "Leave out the paper's rows");
+  cmd->callback([&action] {
+    action = [] {
+      std::vector<ReportEntry> list;
+      if (!entries_file.empty()) list = read_report_entries(entries_file);
+      for (const auto& s : entries) list.push_back(parse_report_entry(s));
+      if (list.empty()) throw Error("report: give at least one --entry or an --entries file");
+      o.halting = halting_from_string(halting);
+      Report report;
+      for (const auto& e : list) {
+        std::fprintf(stderr, "report: %s on %s (%s) ...\n", e.method.c_str(), benchmark_title(e.benchmark).c_str(),
+                     e.checkpoint.c_str());
+        std::int64_t params = 0;
+        const ReportCell cell = evaluate_entry(e, o, params);
+        std::fprintf(stderr, "report:   %s %.2f%% on %lld in %.1f s\n", cell.metric.c_str(), cell.percent,
+                     static_cast<long long>(cell.n), cell.seconds);
+        report.add(e.method, params, e.benchmark, cell);
+      }
+      const std::string md = report_markdown(report, !no_paper);
+      std::cout << md;
+      if (!md_out.empty()) {
+        std::ofstream f(md_out);
+        if (!(f << md)) throw Error(md_out + ": cannot write");
+      }
+      if (!json_out.empty()) {
+        std::ofstream f(json_out);
+        if (!(f << report_json(report, !no_paper).dump(2) << "\n")) throw Error(json_out + ": cannot write");
+      }
+      return 0;
+    };
+  });
+}
+
+}  // namespace trm::cli

@@ -1,0 +1,55 @@
+// trm report: entry parsing and the paper-style tables.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "temp_dir.h"
+#include "trm/config.h"
+#include "trm/report.h"
+
+namespace trm {
+
+TEST(Report, ParsesEntries) {
+  const ReportEntry e = parse_report_entry(" TRM-MLP, sudoku ,runs/a.safetensors, data/s ");
+  EXPECT_EQ(e.method, "TRM-MLP");
+  EXPECT_EQ(e.benchmark, "sudoku");
+  EXPECT_EQ(e.checkpoint, "runs/a.safetensors");
+  EXPECT_EQ(e.data, "data/s");
+  EXPECT_THROW(parse_report_entry("TRM,sudoku,ckpt"), Error);          // 3 fields
+  EXPECT_THROW(parse_report_entry("TRM,chess,ckpt,data"), Error);      // unknown benchmark
+  EXPECT_THROW(parse_report_entry("TRM,sudoku,,data"), Error);         // empty field
+}
+
+TEST(Report, EntriesFileNamesTheBadLine) {
+  test_util::TempDir dir;
+  const std::string path = dir / "entries.txt";
+  std::ofstream(path) << "# method,benchmark,checkpoint,data\nHRM,maze,a,b\n\nTRM,arc3,c,d\n";
+  try {
+    read_report_entries(path);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("entries.txt:4"), std::string::npos) << e.what();
+  }
+  std::ofstream(path) << "# only a comment\n";
+  EXPECT_THROW(read_report_entries(path), Error);
+}
+
+TEST(Report, TableHasOneRowPerMethodAndDashesForMissingCells) {
+  Report r;
+  r.add("TRM-MLP", 5028866, "sudoku", {87.25, "exact", 1000, 12.0, "a"});
+  r.add("HRM", 27000000, "sudoku", {55.0, "exact", 1000, 30.0, "b"});
+  r.add("TRM-MLP", 5028866, "maze", {1.5, "exact", 10, 3.0, "c"});
+  ASSERT_EQ(r.rows.size(), 2u);
+  const std::string md = report_markdown(r, false);
+  EXPECT_NE(md.find("| TRM-MLP | 5.0M | 87.2 (n=1000) | 1.5 (n=10) | – | – |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| HRM | 27.0M | 55.0 (n=1000) | – | – | – |"), std::string::npos) << md;
+  EXPECT_EQ(md.find("(paper)"), std::string::npos);
+  const std::string with_paper = report_markdown(r, true);
+  EXPECT_NE(with_paper.find("| TRM-Att (paper) | 74.7 | 85.3 | 44.6 | 7.8 |"), std::string::npos) << with_paper;
+  const auto j = report_json(r, true);
+  EXPECT_EQ(j["rows"][0]["results"]["maze"]["n"], 10);
+  EXPECT_DOUBLE_EQ(j["paper"]["HRM"]["arc1"].get<double>(), 40.3);
+  EXPECT_THROW(r.add("X", 1, "tetris", {}), Error);
+}
+
+}  // namespace trm
