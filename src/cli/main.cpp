@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   trm::cli::add_eval_command(app, action);
   trm::cli::add_solve_command(app, action);
   trm::cli::add_info_commands(app, action);
+  trm::cli::add_arc_commands(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
