@@ -476,6 +476,28 @@ TEST(ArcVote, PoolingAccumulatesUntilCleared) {
   EXPECT_EQ(v.num_votes(), 0);
 }
 
+TEST(ArcVote, OraclePredictionsOfABuiltDatasetScorePerfectly) {
+  // Feeding each test row's own label as the prediction exercises the whole chain: encoding,
+  // version names, crop, de-augmentation and hashing against test_puzzles.json.
+  TempDir d("arc");
+  write_combined(d / "src");
+  build_arc_dataset(d / "src", d / "out", small_opts(6));
+  const Dataset test = read_split(d / "out", "test");
+  const auto names = read_identifiers(d / "out");
+  ArcVoter v;
+  for (std::int64_t p = 0; p < test.num_puzzles(); ++p)
+    for (auto r = test.puzzle_indices[static_cast<std::size_t>(p)]; r < test.puzzle_indices[static_cast<std::size_t>(p + 1)]; ++r) {
+      const std::vector<std::int32_t> label(test.label_row(r), test.label_row(r) + kArcSeqLen);
+      v.add_tokens(names[static_cast<std::size_t>(test.puzzle_identifiers[static_cast<std::size_t>(p)])],
+                   std::span<const std::uint8_t>(test.input_row(r), kArcSeqLen), label, 0.5);
+    }
+  const auto tasks = read_arc_test_puzzles(d / "out/test_puzzles.json");
+  const ArcScore s = score_arc(v, tasks);
+  EXPECT_EQ(s.pass_at_k[0], 1.0);
+  EXPECT_EQ(v.ranked("ev_b", tasks[1].test[1].input).at(0).count, 7);  // all 7 versions agree
+  EXPECT_EQ(s.submission["ev_a"][0]["attempt_1"], json({{7, 7, 7}, {9, 8, 6}}));
+}
+
 // ---------------------------------------------------------------- model-level: eval and TTT
 
 namespace {

@@ -70,36 +70,42 @@ ArcBuildStats build_arc_dataset(const std::string& source, const std::string& ou
     return it->second;
   };
 
-  SplitBuilder train(kArcSeqLen), test(kArcSeqLen);
+  // Counting pass first: ids in first-seen (train) order, and exact sizes so the builders reserve
+  // once (the full ARC-1 build is ~7 GB of tokens; growth by doubling would need twice that).
   for (const Group& g : groups) {
-    const std::vector<ArcPair> pairs = train_pairs(g);
+    const auto n_train = static_cast<std::int64_t>(train_pairs(g).size());
     for (const ArcAug& a : g.versions) {
-      const std::int32_t id = id_of(arc_version_name(g.task->id, a));
-      if (opt.write) {
-        add_arc_version(train, pairs, a, true, rng);
-        train.end_puzzle(id);
-      }
+      id_of(arc_version_name(g.task->id, a));
       ++st.train_puzzles;
-      st.train_examples += static_cast<std::int64_t>(pairs.size());
-    }
-    if (opt.write) train.end_group();
-  }
-  for (const Group& g : groups) {
-    if (!g.is_test) continue;
-    for (const ArcAug& a : g.versions) {
-      const std::int32_t id = id_of(arc_version_name(g.task->id, a));
-      if (opt.write) {
-        add_arc_version(test, g.task->test, a, false, rng);
-        test.end_puzzle(id);
+      st.train_examples += n_train;
+      if (g.is_test) {
+        ++st.test_puzzles;
+        st.test_examples += static_cast<std::int64_t>(g.task->test.size());
       }
-      ++st.test_puzzles;
-      st.test_examples += static_cast<std::int64_t>(g.task->test.size());
     }
-    if (opt.write) test.end_group();
   }
   st.puzzle_identifiers = static_cast<std::int64_t>(names.size());
 
   if (opt.write) {
+    SplitBuilder train(kArcSeqLen), test(kArcSeqLen);
+    train.reserve(st.train_examples);
+    test.reserve(st.test_examples);
+    for (const Group& g : groups) {
+      const std::vector<ArcPair> pairs = train_pairs(g);
+      for (const ArcAug& a : g.versions) {
+        add_arc_version(train, pairs, a, true, rng);
+        train.end_puzzle(ids.at(arc_version_name(g.task->id, a)));
+      }
+      train.end_group();
+    }
+    for (const Group& g : groups) {
+      if (!g.is_test) continue;
+      for (const ArcAug& a : g.versions) {
+        add_arc_version(test, g.task->test, a, false, rng);
+        test.end_puzzle(ids.at(arc_version_name(g.task->id, a)));
+      }
+      test.end_group();
+    }
     write_split(std::move(train).finish(arc_metadata(st.puzzle_identifiers)), out, "train");
     write_split(std::move(test).finish(arc_metadata(st.puzzle_identifiers)), out, "test");
     write_identifiers(out, names);
