@@ -84,7 +84,7 @@ std::string arc_grid_hash(const ArcGrid& g) {
   Sha256 h;
   const std::uint8_t shape[2] = {static_cast<std::uint8_t>(g.rows), static_cast<std::uint8_t>(g.cols)};
   h.update(shape, 2);
-  h.update(g.cells.data(), g.cells.size());
+  if (!g.cells.empty()) h.update(g.cells.data(), g.cells.size());  // an empty grid's data() may be null
   return h.finish_hex();
 }
 
