@@ -111,9 +111,9 @@ ArcBuildStats build_arc_dataset(const std::string& source, const std::string& ou
     write_identifiers(out, names);
     // The raw test-subset tasks with their solutions: what the evaluator scores against.
     nlohmann::ordered_json tp = nlohmann::ordered_json::object();
-    for (const auto& s : subsets)
-      for (const auto& t : s)
-        if (opt.subsets[static_cast<std::size_t>(&s - subsets.data())] == opt.test_set) tp[t.id] = arc_task_to_json(t);
+    for (std::size_t s = 0; s < subsets.size(); ++s)
+      if (opt.subsets[s] == opt.test_set)
+        for (const auto& t : subsets[s]) tp[t.id] = arc_task_to_json(t);
     write_text_file((std::filesystem::path(out) / "test_puzzles.json").string(), tp.dump());
   }
   st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
