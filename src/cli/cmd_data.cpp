@@ -108,6 +108,7 @@ void add_data_commands(CLI::App& app, Action& action) {
       return 0;
     };
   });
+  add_data_build_arc_command(*build, action);
   static data::MazeBuildOptions mb;
   auto* bm = build->add_subcommand("maze", "Maze-Hard 30x30 (spec 6.3), optionally with the 8 dihedral augmentations");
   bm->add_option("--train-csv", train_csv, "train.csv")->required();

@@ -12,6 +12,8 @@ namespace trm::cli {
 using Action = std::function<int()>;
 
 void add_data_commands(CLI::App& app, Action& action);
+void add_data_build_arc_command(CLI::App& build, Action& action);  // cmd_data_arc.cpp
+void add_arc_commands(CLI::App& app, Action& action);               // cmd_arc.cpp: trm arc eval|solve
 void add_train_command(CLI::App& app, Action& action);
 void add_eval_command(CLI::App& app, Action& action);
 void add_solve_command(CLI::App& app, Action& action);

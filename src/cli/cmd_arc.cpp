@@ -1,0 +1,124 @@
+// trm arc eval | trm arc solve: the ARC evaluator (spec §7.2) and test-time training on a new task.
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "data/atomic_file.h"
+#include "trm/arc_eval.h"
+#include "trm/arc_solve.h"
+#include "trm/checkpoint.h"
+#include "trm/data/arc.h"
+#include "trm/data/dataset.h"
+
+namespace trm::cli {
+namespace {
+
+void write_json(const std::string& dir, const std::string& name, const nlohmann::ordered_json& j) {
+  std::filesystem::create_directories(dir);
+  data::write_text_file((std::filesystem::path(dir) / name).string(), j.dump() + "\n");
+}
+
+void add_eval(CLI::App& arc, Action& action) {
+  static std::vector<std::string> ckpts;
+  static std::string data_dir, out;
+  static ArcEvalOptions o;
+  static bool pool = false, raw = false;
+  auto* cmd = arc.add_subcommand("eval", "Vote over all augmented versions of the test split; pass@k and submission.json");
+  cmd->add_option("--checkpoint", ckpts, "Checkpoint(s); several are evaluated in order")->required();
+  cmd->add_option("--data", data_dir, "ARC dataset directory (trm data build arc)")->required();
+  cmd->add_option("--out", out, "Directory for results.json and submission.json")->required();
+  cmd->add_option("--batch", o.batch, "Batch size")->capture_default_str();
+  cmd->add_option("--examples", o.max_examples, "Only the first N test rows (0 = all); the rest count as unpredicted")
+      ->capture_default_str();
+  cmd->add_flag("--pool", pool,
+                "Pool votes across the checkpoints (the reference's aggregated voting); off: each checkpoint alone");
+  cmd->add_flag("--raw-weights", raw, "Use the raw weights instead of the EMA weights");
+  cmd->callback([&action] {
+    action = [] {
+      const data::Dataset test = data::read_split(data_dir, "test");
+      const std::vector<std::string> names = data::read_identifiers(data_dir);
+      const auto tasks = data::read_arc_test_puzzles((std::filesystem::path(data_dir) / "test_puzzles.json").string());
+      auto be = make_cpu_backend();
+      ArcVoter voter;
+      nlohmann::ordered_json results = nlohmann::ordered_json::array();
+      ArcScore last;
+      const bool tty = isatty(2);
+      for (const auto& ck : ckpts) {
+        if (!pool) voter.clear();
+        auto model = load_model_from_checkpoint(ck, *be, !raw);
+        arc_collect_votes(*model, test, names, voter, o, [tty](std::int64_t done, std::int64_t total) {
+          if (tty) std::fprintf(stderr, "\r  %lld/%lld", static_cast<long long>(done), static_cast<long long>(total));
+        });
+        if (tty) std::fprintf(stderr, "\n");
+        last = score_arc(voter, tasks);
+        nlohmann::ordered_json j = {{"checkpoint", ck}, {"pooled", pool}, {"votes", voter.num_votes()}};
+        j.update(last.to_json());
+        std::printf("%s\n", j.dump().c_str());
+        results.push_back(std::move(j));
+      }
+      write_json(out, "results.json", results);
+      write_json(out, "submission.json", last.submission);
+      return 0;
+    };
+  });
+}
+
+void add_solve(CLI::App& arc, Action& action) {
+  static std::string ckpt, task_file, out, init = "mean";
+  static ArcSolveOptions o;
+  static bool raw = false;
+  static int show = 10;
+  auto* cmd = arc.add_subcommand(
+      "solve", "Solve a new task: train fresh puzzle-embedding rows on its demonstrations (network frozen), then vote");
+  cmd->add_option("--checkpoint", ckpt, "ARC checkpoint")->required();
+  cmd->add_option("--task", task_file, "Task JSON {\"train\": [...], \"test\": [...]}; its id is the file name")->required();
+  cmd->add_option("--out", out, "Directory for predictions.json and submission.json")->required();
+  cmd->add_option("--steps", o.steps, "SignSGD updates of the new rows")->capture_default_str();
+  cmd->add_option("--aug", o.aug, "Augmented versions besides the original")->capture_default_str();
+  cmd->add_option("--batch", o.batch, "Demonstration examples per update")->capture_default_str();
+  cmd->add_option("--lr", o.lr, "Puzzle-embedding learning rate")->capture_default_str();
+  cmd->add_option("--weight-decay", o.weight_decay, "Puzzle-embedding weight decay")->capture_default_str();
+  cmd->add_option("--seed", o.seed, "Seed")->capture_default_str();
+  cmd->add_option("--init", init, "New rows start at the mean of the trained rows (mean) or at zero (zeros)")->capture_default_str();
+  cmd->add_option("--candidates", show, "Ranked candidates kept per test input in predictions.json")->capture_default_str();
+  cmd->add_flag("--raw-weights", raw, "Use the raw weights instead of the EMA weights");
+  cmd->callback([&action] {
+    action = [] {
+      o.init = arc_row_init_from_string(init);
+      const data::ArcTask task = data::read_arc_task_file(task_file);
+      auto be = make_cpu_backend();
+      auto model = load_model_from_checkpoint(ckpt, *be, !raw);
+      const ArcSolveResult r = arc_solve(*model, task, o);
+      nlohmann::ordered_json preds = nlohmann::ordered_json::array();
+      // Ranked candidates per test input, for inspection beyond the two submitted attempts.
+      for (const auto& cands : r.ranked) {
+        nlohmann::ordered_json list = nlohmann::ordered_json::array();
+        for (std::size_t i = 0; i < cands.size() && static_cast<int>(i) < show; ++i)
+          list.push_back({{"votes", cands[i].count}, {"mean_q", cands[i].mean_q}, {"grid", data::arc_grid_to_json(cands[i].grid)}});
+        preds.push_back(std::move(list));
+      }
+      write_json(out, "predictions.json", {{"task", task.id}, {"versions", r.names.size() - 1}, {"test", preds}});
+      write_json(out, "submission.json", r.score.submission);
+      nlohmann::ordered_json j = {{"task", task.id}, {"versions", r.names.size() - 1}, {"train_examples", r.train_examples},
+                                  {"steps", o.steps}, {"first_loss", r.losses.empty() ? 0.0 : r.losses.front()},
+                                  {"last_loss", r.losses.empty() ? 0.0 : r.losses.back()}, {"seconds", r.seconds}};
+      if (r.score.scored_puzzles > 0) j.update(r.score.to_json());
+      std::printf("%s\n", j.dump().c_str());
+      return 0;
+    };
+  });
+}
+
+}  // namespace
+
+void add_arc_commands(CLI::App& app, Action& action) {
+  auto* arc = app.add_subcommand("arc", "ARC-AGI: evaluate with augmentation voting, or solve a new task by test-time training");
+  arc->require_subcommand(1);
+  add_eval(*arc, action);
+  add_solve(*arc, action);
+}
+
+}  // namespace trm::cli

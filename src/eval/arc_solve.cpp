@@ -1,0 +1,132 @@
+// Test-time training of fresh puzzle-embedding rows for a new ARC task (see trm/arc_solve.h).
+#include "trm/arc_solve.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "trm/config.h"
+#include "trm/data/rng.h"
+
+namespace trm {
+namespace {
+
+// A model with the base network and a table of 1 + versions rows (row 0 stays the blank id).
+std::unique_ptr<TrmModel> with_new_rows(TrmModel& base, int versions, ArcRowInit init) {
+  ModelConfig cfg = base.config();
+  cfg.num_puzzle_identifiers = versions + 1;
+  Backend& be = base.backend();
+  auto m = std::make_unique<TrmModel>(cfg, be);
+  be.copy(base.params(), m->params(), base.flat_size());
+  be.copy(base.H_init(), m->H_init(), cfg.hidden_size);
+  be.copy(base.L_init(), m->L_init(), cfg.hidden_size);
+  const int nd = cfg.puzzle_emb_ndim;
+  std::vector<float> row(static_cast<std::size_t>(nd), 0.0f);
+  if (init == ArcRowInit::kMean) {
+    // Mean over the trained rows (1..N-1); a table of only the blank row averages that one.
+    const std::int64_t rows = base.config().num_puzzle_identifiers;
+    std::vector<float> table(static_cast<std::size_t>(rows) * nd);
+    be.to_host(base.puzzle_table(), table.data(), static_cast<std::int64_t>(table.size()));
+    const std::int64_t first = rows > 1 ? 1 : 0;
+    std::vector<double> sum(static_cast<std::size_t>(nd), 0.0);
+    for (std::int64_t r = first; r < rows; ++r)
+      for (int k = 0; k < nd; ++k) sum[static_cast<std::size_t>(k)] += table[static_cast<std::size_t>(r * nd + k)];
+    for (int k = 0; k < nd; ++k) row[static_cast<std::size_t>(k)] = static_cast<float>(sum[static_cast<std::size_t>(k)] / static_cast<double>(rows - first));
+  }
+  be.fill(m->puzzle_table(), 0.0f, m->puzzle_table_size());
+  for (int v = 1; v <= versions; ++v) be.from_host(row.data(), m->puzzle_table() + static_cast<std::int64_t>(v) * nd, nd);
+  return m;
+}
+
+}  // namespace
+
+ArcRowInit arc_row_init_from_string(const std::string& s) {
+  if (s == "mean") return ArcRowInit::kMean;
+  if (s == "zeros") return ArcRowInit::kZeros;
+  throw Error("puzzle row init must be \"mean\" or \"zeros\" (got \"" + s + "\")");
+}
+
+ArcSolveResult arc_solve(TrmModel& base, const data::ArcTask& task, const ArcSolveOptions& opt, std::unique_ptr<TrmModel>* tuned) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const ModelConfig& bc = base.config();
+  if (bc.seq_len != data::kArcSeqLen || bc.vocab_size < data::kArcVocabSize)
+    throw Error("arc solve: the checkpoint is not an ARC model (seq_len " + std::to_string(bc.seq_len) + ", vocab " +
+                std::to_string(bc.vocab_size) + "; ARC needs 900 and 12)");
+  if (bc.puzzle_emb_ndim <= 0) throw Error("arc solve: the model has no puzzle embedding to train");
+  if (opt.steps < 0 || opt.batch <= 0 || opt.aug < 0) throw Error("arc solve: --steps and --aug must be >= 0, --batch > 0");
+
+  data::Rng rng(opt.seed);
+  const std::vector<data::ArcAug> versions = data::arc_task_versions(task, opt.aug, rng);
+  const int V = static_cast<int>(versions.size());
+  ArcSolveResult res;
+  res.names.push_back("<blank>");
+  for (const auto& a : versions) res.names.push_back(data::arc_version_name(task.id, a));
+
+  // Training examples: the demonstration pairs of every version, translated as the builder does.
+  data::SplitBuilder tb(data::kArcSeqLen), eb(data::kArcSeqLen);
+  for (int v = 0; v < V; ++v) {
+    data::add_arc_version(tb, task.train, versions[static_cast<std::size_t>(v)], true, rng);
+    tb.end_puzzle(v + 1);
+    data::add_arc_version(eb, task.test, versions[static_cast<std::size_t>(v)], false, rng);
+    eb.end_puzzle(v + 1);
+  }
+  tb.end_group();
+  eb.end_group();
+  data::Metadata meta;
+  meta.vocab_size = data::kArcVocabSize;
+  meta.num_puzzle_identifiers = V + 1;
+  const data::Dataset train = std::move(tb).finish(meta);
+  const data::Dataset test = std::move(eb).finish(meta);
+  res.train_examples = train.num_examples;
+
+  std::unique_ptr<TrmModel> m = with_new_rows(base, V, opt.init);
+  Backend& be = m->backend();
+  const ModelConfig& c = m->config();
+  const int S = c.seq_len, nd = c.puzzle_emb_ndim;
+  const int B = static_cast<int>(std::min<std::int64_t>(opt.batch, train.num_examples));
+  if (B == 0) throw Error("arc solve: task " + task.id + " has no demonstration pairs to train on");
+  m->reserve(B, true);
+  const std::int64_t state = static_cast<std::int64_t>(B) * c.total_len() * c.hidden_size;
+  DeviceBuffer zH(be, state), zL(be, state);
+  std::vector<std::int32_t> inputs(static_cast<std::size_t>(B) * S), labels(inputs.size()), ids(static_cast<std::size_t>(B));
+  // The version of each example row.
+  std::vector<std::int32_t> row_id(static_cast<std::size_t>(train.num_examples));
+  for (std::int64_t p = 0; p < train.num_puzzles(); ++p)
+    for (std::int32_t r = train.puzzle_indices[static_cast<std::size_t>(p)]; r < train.puzzle_indices[static_cast<std::size_t>(p + 1)]; ++r)
+      row_id[static_cast<std::size_t>(r)] = train.puzzle_identifiers[static_cast<std::size_t>(p)];
+
+  // Deep supervision as in training without halting: a batch keeps its carry for halt_max_steps
+  // updates (one per supervision step), then fresh examples start from the initial state.
+  for (int u = 0; u < opt.steps; ++u) {
+    if (u % c.halt_max_steps == 0) {
+      const std::vector<std::int64_t> rows = rng.choose(train.num_examples, B);
+      for (int b = 0; b < B; ++b) {
+        const std::int64_t r = rows[static_cast<std::size_t>(b)];
+        for (int t = 0; t < S; ++t) {
+          inputs[static_cast<std::size_t>(b) * S + t] = train.input_row(r)[t];
+          const std::uint8_t l = train.label_row(r)[t];
+          labels[static_cast<std::size_t>(b) * S + t] = l == 0 ? data::kIgnoreLabel : l;  // PAD is not supervised
+        }
+        ids[static_cast<std::size_t>(b)] = row_id[static_cast<std::size_t>(r)];
+      }
+      m->reset_carry(zH.data(), zL.data(), B);
+    }
+    const Batch batch{B, inputs.data(), labels.data(), ids.data()};
+    m->forward(batch, zH.data(), zL.data(), true);
+    const LossResult lr = m->loss(batch, B, true);
+    res.losses.push_back(lr.lm_loss);
+    m->zero_grads();  // the network's gradients are computed but never applied: it stays frozen
+    m->backward();
+    be.sparse_signsgd(m->puzzle_table(), m->puzzle_row_ids().data(), m->puzzle_row_grads(), B, nd,
+                      static_cast<float>(opt.lr), static_cast<float>(opt.weight_decay));
+  }
+
+  ArcVoter voter;
+  arc_collect_votes(*m, test, res.names, voter, ArcEvalOptions{std::max(1, opt.batch), 0});
+  res.score = score_arc(voter, {task});
+  for (const auto& pair : task.test) res.ranked.push_back(voter.ranked(task.id, pair.input));
+  res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (tuned) *tuned = std::move(m);
+  return res;
+}
+
+}  // namespace trm
