@@ -27,7 +27,7 @@ void add_train_command(CLI::App& app, Action& action) {
   cmd->add_option("--checkpoint-every", o.checkpoint_every, "Also checkpoint every N steps (0 = at evaluations only)")->capture_default_str();
   cmd->add_option("--eval-examples", o.eval.max_examples, "Evaluate on the first N test examples (0 = all)")->capture_default_str();
   cmd->add_option("--eval-batch", o.eval.batch, "Evaluation batch size")->capture_default_str();
-  cmd->add_option("--eval-halting", halting, "reference (always 16 steps) or adaptive (stop when q_halt > 0)")->capture_default_str();
+  cmd->add_option("--eval-halting", halting, "reference (always 16 steps) or adaptive (stop when q_halt > 0; HRM: q_halt > q_continue)")->capture_default_str();
   cmd->add_option("--seed", o.seed, "Seed for initialization, sampling and exploration")->capture_default_str();
   cmd->add_option("--stop-after", o.stop_after, "Stop after N steps of this invocation (with a checkpoint); rerun to resume")->capture_default_str();
   static double budget_min = 0;
