@@ -13,6 +13,7 @@
 
 #include "fixture_util.h"
 #include "trm/act.h"
+#include "trm/checkpoint.h"
 #include "trm/data/rng.h"
 #include "trm/optim.h"
 #include "trm/data/sudoku.h"
@@ -308,6 +309,57 @@ TEST(HrmConfig, PresetsAndJson) {
   c = tiny_hrm();
   c.H_layers = 0;
   EXPECT_THROW(c.validate(), Error);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checkpoints: an HRM run stopped and resumed ends bit-identical to an uninterrupted one (the
+// bootstrap pass and Q-continue halting are deterministic functions of the saved state), and the
+// final checkpoint loads back as an HRM.
+
+TEST(HrmCheckpoint, ResumeIsBitIdenticalAndFinalLoadsAsHrm) {
+  test_util::TempDir tmp;
+  data::SudokuGenerateOptions g;
+  g.puzzle.n = 4;
+  g.num_train = 40;
+  g.num_test = 8;
+  g.seed = 3;
+  data::generate_sudoku_dataset(tmp / "data", g);
+  auto options = [&](const std::string& out) {
+    TrainOptions o;
+    o.data_dir = tmp / "data";
+    o.out_dir = out;
+    o.model = find_preset("tiny-sudoku-hrm").model;
+    o.optim = find_preset("tiny-sudoku-hrm").optim;
+    o.model.hidden_size = 16;
+    o.model.num_heads = 2;
+    o.model.puzzle_emb_ndim = 16;
+    o.model.halt_max_steps = 3;
+    o.model.halt_exploration_prob = 0.5;
+    o.optim.lr = 1e-2;
+    o.optim.lr_warmup_steps = 1;
+    o.global_batch = 8;
+    o.max_steps = 6;
+    o.eval_interval = 1000;
+    o.progress = false;
+    return o;
+  };
+  ASSERT_EQ(train(options(tmp / "full")).steps, 6);
+  TrainOptions part = options(tmp / "parts");
+  part.stop_after = 3;
+  ASSERT_EQ(train(part).steps, 3);
+  ASSERT_EQ(train(options(tmp / "parts")).steps, 6);
+  const auto a = SafeTensorsFile::read(tmp / "full/checkpoint.safetensors");
+  const auto b = SafeTensorsFile::read(tmp / "parts/checkpoint.safetensors");
+  auto be = make_cpu_backend();
+  TrmModel shapes(options("").model, *be);
+  for (const auto& p : shapes.param_table())
+    for (const std::string pre : {"model.", "ema."})
+      EXPECT_EQ(a.floats(pre + p.name, p.shape), b.floats(pre + p.name, p.shape)) << pre << p.name;
+  EXPECT_EQ(a.ints("carry.steps"), b.ints("carry.steps"));
+
+  auto model = load_model_from_checkpoint(tmp / "full/final.safetensors", *be, true);
+  EXPECT_EQ(model->config().arch, Arch::kHrm);
+  EXPECT_EQ(model->config().H_layers, 2);
 }
 
 // ---------------------------------------------------------------------------------------------
