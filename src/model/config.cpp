@@ -69,6 +69,7 @@ void ModelConfig::validate() const {
     require(H_layers >= 1, "arch=hrm needs H_layers >= 1");
     // HRM defines only the attention block (rope or learned positions).
     require(!mlp_t, "arch=hrm has no MLP-t variant (mlp_t must be false)");
+    require(pos_encodings != PosEncoding::kNone, "arch=hrm needs pos_encodings rope or learned (HRM defines no other)");
   }
   require(expansion > 0, "expansion must be > 0");
   require(rms_norm_eps > 0, "rms_norm_eps must be > 0");

@@ -173,9 +173,11 @@ TrainSummary train(const TrainOptions& opt) {
   std::vector<float> q_all(static_cast<std::size_t>(2 * B));
   std::vector<std::int32_t> correct(static_cast<std::size_t>(B)), valid(static_cast<std::size_t>(B)),
       seq_ok(static_cast<std::size_t>(B));
-  // HRM: the bootstrap pass's q and the q_continue targets of one micro-batch.
-  std::vector<float> q_next(mc.act_continue() ? static_cast<std::size_t>(2 * micro) : 0);
-  std::vector<double> q_target(mc.act_continue() ? static_cast<std::size_t>(micro) : 0);
+  // HRM: the bootstrap pass's q and the q_continue targets of one micro-batch. As HRM's ACT
+  // wrapper, there is no target (and no q_continue loss) when ACT is off (halt_max_steps 1).
+  const bool bootstrap = mc.act_continue() && mc.halt_max_steps > 1;
+  std::vector<float> q_next(bootstrap ? static_cast<std::size_t>(2 * micro) : 0);
+  std::vector<double> q_target(bootstrap ? static_cast<std::size_t>(micro) : 0);
   DeviceBuffer row_grads(*be, std::max<std::int64_t>(1, static_cast<std::int64_t>(B) * nd));
   StepMetrics window;
   std::int64_t window_steps = 0;
@@ -202,12 +204,12 @@ TrainSummary train(const TrainOptions& opt) {
     for (int begin = 0; begin < B; begin += micro) {
       const Batch mb = carry.slots(begin, micro);
       model.forward(mb, carry.z_H(begin), carry.z_L(begin), true);
-      if (mc.act_continue()) {
+      if (bootstrap) {
         // HRM: the target comes from one more no-grad step from the new carry, before the update.
         model.next_q(carry.z_H(begin), carry.z_L(begin), q_next.data());
         q_continue_targets(q_next.data(), carry.steps().data() + begin, micro, mc.halt_max_steps, q_target.data());
       }
-      const LossResult lr = model.loss(mb, B, true, mc.act_continue() ? q_target.data() : nullptr);
+      const LossResult lr = model.loss(mb, B, true, bootstrap ? q_target.data() : nullptr);
       model.backward();
       if (nd > 0) be->copy(model.puzzle_row_grads(), row_grads.data() + static_cast<std::int64_t>(begin) * nd, static_cast<std::int64_t>(micro) * nd);
       be->to_host(model.q(), q_all.data() + 2 * begin, 2 * micro);
