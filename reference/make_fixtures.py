@@ -2,7 +2,8 @@
 
     /usr/bin/python3 reference/make_fixtures.py --out tests/fixtures
 
-Writes trm_att.safetensors, trm_mlp.safetensors and trm_learned.safetensors.  Everything is
+Writes trm_att.safetensors, trm_mlp.safetensors, trm_learned.safetensors and (the HRM baseline,
+reference/hrm_reference.py) hrm_att.safetensors.  Everything is
 computed in float64 (see trm_reference.py); results are stored as F32 except the losses (F64).
 The tensors stored as inputs (weights, carry) are exactly representable in float32, so the C++
 side starts from precisely the numbers the reference used.  See reference/README.md for the
@@ -23,6 +24,7 @@ sys.dont_write_bytecode = True  # keep the source tree clean (no __pycache__ nex
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from safetensors_io import read_safetensors, write_safetensors  # noqa: E402
 from trm_reference import IGNORE_LABEL_ID, TRM, TRMConfig, Trainer, count_params  # noqa: E402
+from hrm_reference import HRM, HRMConfig, HRMTrainer, hrm_count_params  # noqa: E402
 
 COMMON = dict(
     vocab_size=11, seq_len=16, batch_size=4, num_puzzle_identifiers=5, L_layers=2, halt_max_steps=16,
@@ -39,7 +41,15 @@ FIXTURES: Dict[str, Tuple[int, TRMConfig]] = {
                                 H_cycles=2, L_cycles=3, pos_encodings="none", mlp_t=True)),
     "trm_learned": (3000, TRMConfig(**COMMON, hidden_size=64, num_heads=4, puzzle_emb_ndim=64, puzzle_emb_len=4,
                                     H_cycles=2, L_cycles=2, pos_encodings="learned", mlp_t=False)),
+    # HRM: two 2-layer nets, H_cycles = L_cycles = 2, and HRM's own prefix rule (puzzle_emb_len 0 =
+    # ceil(ndim / hidden) = 1 position).
+    "hrm_att": (4000, HRMConfig(**COMMON, hidden_size=64, num_heads=2, puzzle_emb_ndim=64, puzzle_emb_len=0,
+                                H_cycles=2, L_cycles=2, H_layers=2, pos_encodings="rope", mlp_t=False)),
 }
+
+# HRM fixtures: supervision steps each slot had taken before step 1 (+1 per later step), chosen so
+# that is_last_step (steps + 1 >= halt_max_steps = 16) differs between slots and steps.
+HRM_STEPS0 = [0, 14, 3, 15]
 
 PUZZLE_IDS = [1, 3, 1, 0]       # id 1 twice on purpose: SignSGD must sum before taking the sign
 N_STEPS = 3
@@ -48,7 +58,8 @@ N_STEPS = 3
 def build_model(cfg: TRMConfig, seed: int) -> TRM:
     """Standard init, drawn in float32 and then widened, so every stored weight is f32-exact."""
     torch.manual_seed(seed)
-    model = TRM(cfg)
+    is_hrm = isinstance(cfg, HRMConfig)
+    model = HRM(cfg) if is_hrm else TRM(cfg)
     with torch.no_grad():
         # Fixture-only deviations from the upstream init, so that every path carries signal:
         # a zero q_head weight would give the q path no gradient into the network, and a zero
@@ -57,7 +68,7 @@ def build_model(cfg: TRMConfig, seed: int) -> TRM:
         model.q_head.bias.copy_(torch.tensor([0.3, -0.2]))   # halting logits near 0
         model.puzzle_emb.weights.normal_(0.0, 0.1)
     model.double()
-    assert count_params(cfg) == sum(p.numel() for p in model.parameters())
+    assert (hrm_count_params(cfg) if is_hrm else count_params(cfg)) == sum(p.numel() for p in model.parameters())
     return model
 
 
@@ -110,7 +121,8 @@ def label_margin(logits: torch.Tensor, labels: torch.Tensor, row: int) -> float:
 
 def make_fixture(name: str, seed: int, cfg: TRMConfig, out_dir: str) -> Dict[str, float]:
     model = build_model(cfg, seed)
-    trainer = Trainer(model)
+    is_hrm = isinstance(cfg, HRMConfig)
+    trainer = HRMTrainer(model) if is_hrm else Trainer(model)
     batch, z_H0, z_L0 = build_batch_and_carry(model, trainer)
 
     T: Dict[str, Tuple[str, np.ndarray]] = {}
@@ -121,10 +133,14 @@ def make_fixture(name: str, seed: int, cfg: TRMConfig, out_dir: str) -> Dict[str
     T["batch.labels"] = i32(batch["labels"])
     T["batch.puzzle_identifiers"] = i32(batch["puzzle_identifiers"])
     T["carry.z_H"], T["carry.z_L"] = f32(z_H0), f32(z_L0)
+    if is_hrm:
+        T["batch.steps"] = i32(torch.tensor(HRM_STEPS0))
 
     info = {}
     z_H, z_L = z_H0, z_L0
     for step in range(1, N_STEPS + 1):
+        if is_hrm:
+            batch["steps"] = torch.tensor(HRM_STEPS0, dtype=torch.int32) + (step - 1)
         out, losses, rows = trainer.train_step(z_H, z_L, batch)
         T[f"step{step}.loss"] = f64(losses["loss"])
         info[f"step{step}.loss"] = float(losses["loss"])
@@ -141,6 +157,11 @@ def make_fixture(name: str, seed: int, cfg: TRMConfig, out_dir: str) -> Dict[str
             T["out.q_halt_loss"] = f64(losses["q_halt_loss"])
             T["out.seq_correct"] = i32(losses["seq_correct"])
             T["nograd.z_H"], T["nograd.z_L"] = f32(out["nograd_z_H"]), f32(out["nograd_z_L"])
+            if is_hrm:
+                T["out.next_q_halt"], T["out.next_q_continue"] = f32(out["next_q_halt"]), f32(out["next_q_continue"])
+                T["out.target_q_continue"] = f32(out["target_q_continue"])
+                T["out.q_continue_loss"] = f64(losses["q_continue_loss"])
+                info["step1.target_q_continue"] = out["target_q_continue"].tolist()
             # The optimizers read but do not modify .grad, so these are the step-1 gradients.
             for pname, p in trainer.params.items():
                 T[f"grad.{pname}"] = f32(p.grad)
@@ -182,7 +203,7 @@ def _near_zero_grad_count(params) -> int:
 
 def _verify_roundtrip(path, T, cfg):
     back, meta = read_safetensors(path)
-    assert TRMConfig.from_dict(__import__("json").loads(meta["config"])) == cfg
+    assert type(cfg).from_dict(__import__("json").loads(meta["config"])) == cfg
     assert set(back) == set(T)
     for k, (_, arr) in T.items():
         assert back[k].shape == arr.shape and np.array_equal(back[k], arr), k

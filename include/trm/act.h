@@ -15,6 +15,18 @@ namespace data {
 class Rng;
 }
 
+// The learned halting signal for one slot's q = (q_halt, q_continue) logits: TRM halts when
+// q_halt > 0 (no_ACT_continue); HRM when q_halt > q_continue (Q-learning, spec §3.3).
+inline bool halt_signal(const ModelConfig& c, const float* q) {
+  return c.act_continue() ? q[0] > q[1] : q[0] > 0.0f;
+}
+
+// HRM's bootstrapped Q-continue target for n slots, from the q logits [n, 2] of the extra no-grad
+// forward (TrmModel::next_q): sigmoid(is_last ? next_q_halt : max(next_q_halt, next_q_continue)),
+// is_last = steps_before + 1 >= halt_max_steps, steps_before = the slot's steps before this call.
+void q_continue_targets(const float* next_q, const std::int32_t* steps_before, int n, int halt_max_steps,
+                        double* target);
+
 class ActCarry {
  public:
   ActCarry(TrmModel& model, int batch);
@@ -29,7 +41,7 @@ class ActCarry {
   float* z_H(int begin = 0);
   float* z_L(int begin = 0);
   // After one supervision step of every slot: steps += 1; halt at halt_max_steps; in training
-  // also halt when q_halt > 0, unless exploration (prob p, redrawn each call) sets a minimum
+  // also halt on halt_signal() (TRM: q_halt > 0; HRM: q_halt > q_continue), unless exploration (prob p, redrawn each call) sets a minimum
   // number of steps in [2, halt_max_steps]. q is [batch, 2] on the host.
   void update_halting(const float* q, bool training, data::Rng& rng);
 

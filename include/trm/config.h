@@ -17,6 +17,13 @@ struct Error : std::runtime_error {
 
 enum class PosEncoding { kRope, kLearned, kNone };
 
+// Which recurrence the model runs (spec §2.6 for TRM). HRM is the baseline of the TRM paper
+// (sapientinc/HRM, models/hrm/hrm_act_v1.py): two networks, L (L_layers blocks) and H (H_layers
+// blocks, separate weights), H_cycles x L_cycles calls of which only the last L and the last H
+// call are differentiated (the one-step gradient), and Q-learning halting with a q_continue
+// target from an extra no-grad forward (spec §3.3).
+enum class Arch { kTrm, kHrm };
+
 struct ModelConfig {
   int vocab_size = 11;
   int seq_len = 81;                 // S: task tokens per example
@@ -26,6 +33,8 @@ struct ModelConfig {
   int H_cycles = 3;                 // T
   int L_cycles = 6;                 // n
   int L_layers = 2;
+  Arch arch = Arch::kTrm;
+  int H_layers = 0;                 // HRM's H network depth; ignored by TRM (as the reference)
   int hidden_size = 512;
   int num_heads = 8;
   double expansion = 4.0;
@@ -42,7 +51,12 @@ struct ModelConfig {
   int head_dim() const { return hidden_size / num_heads; }
   int mlp_inter() const;            // channel SwiGLU inner size (1536 for D = 512)
   int mlp_t_inter() const;          // sequence SwiGLU inner size (512 for L = 97)
-  std::int64_t parameter_count() const;  // trainable parameters (excludes the puzzle table)
+  std::int64_t parameter_count() const;
+  // Blocks with their own weights: L_layers for TRM, L_layers + H_layers for HRM (L first).
+  int num_blocks() const { return arch == Arch::kHrm ? L_layers + H_layers : L_layers; }
+  // HRM's Q-learning halting: halt when q_halt > q_continue, and train q_continue against a
+  // bootstrapped target. TRM (no_ACT_continue=True) halts when q_halt > 0.
+  bool act_continue() const { return arch == Arch::kHrm; }  // trainable parameters (excludes the puzzle table)
 
   // Throws trm::Error naming the field when the config cannot describe a model.
   void validate() const;
@@ -81,5 +95,7 @@ void from_json(const nlohmann::json& j, OptimConfig& c);
 
 std::string to_string(PosEncoding p);
 PosEncoding pos_encoding_from_string(const std::string& s);
+std::string to_string(Arch a);
+Arch arch_from_string(const std::string& s);
 
 }  // namespace trm

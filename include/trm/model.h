@@ -6,6 +6,11 @@
 //   1 differentiated round:        the same, with every net call's activations kept
 //   logits = lm_head(z_H)[:, P:],  q = q_head(z_H[:, 0])
 // The carry buffers are overwritten with the new (detached) state.
+//
+// With config().arch == Arch::kHrm the same class runs the HRM baseline (sapientinc/HRM):
+//   H_cycles x L_cycles steps; step (h, l): z_L = L_net(z_L + z_H + x); after each h: z_H = H_net(z_H + z_L)
+//   where L_net and H_net are separate stacks of blocks; all calls but the LAST L call and the
+//   LAST H call run without gradient (the one-step gradient). Heads as above.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -33,9 +38,10 @@ struct Batch {
 };
 
 struct LossResult {
-  double loss = 0;         // (lm_loss + 0.5 * q_halt_loss) / loss_divisor: what backward() differentiates
+  double loss = 0;         // (lm_loss + 0.5 * (q_halt_loss + q_continue_loss)) / loss_divisor: what backward() differentiates
   double lm_loss = 0;      // sum over sequences of the per-sequence token-mean stablemax CE
   double q_halt_loss = 0;  // sum over sequences of BCE(q_halt, sequence exactly correct)
+  double q_continue_loss = 0;  // HRM: sum over sequences of BCE(q_continue, bootstrapped target); TRM: 0
   std::vector<std::int32_t> seq_correct;  // per sequence: all supervised tokens right (1 if none)
   std::vector<std::int32_t> correct;      // per sequence: supervised tokens predicted right
   std::vector<std::int32_t> valid;        // per sequence: supervised tokens
@@ -86,9 +92,15 @@ class TrmModel {
   const float* logits() const { return logits_.data(); }  // [B, S, V]
   const float* q() const { return q_.data(); }            // [B, 2]: halt, continue
   // Loss of the last forward against batch.labels; with_grad also prepares its gradient.
-  LossResult loss(const Batch& batch, int loss_divisor, bool with_grad);
+  // q_continue_target (host, [B], HRM training) adds BCE(q_continue, target) to the loss.
+  LossResult loss(const Batch& batch, int loss_divisor, bool with_grad, const double* q_continue_target = nullptr);
   // The same into `out`, reusing its vectors' storage: no allocation once they have grown.
-  void loss(const Batch& batch, int loss_divisor, bool with_grad, LossResult& out);
+  void loss(const Batch& batch, int loss_divisor, bool with_grad, LossResult& out,
+            const double* q_continue_target = nullptr);
+  // HRM's bootstrap forward: one more supervision step, without gradient, from the carry (zH, zL)
+  // that the last forward produced, on the same batch and weights. Writes its q logits [B, 2]
+  // (halt, continue) to q_host and leaves the carry and what backward() needs untouched.
+  void next_q(const float* zH, const float* zL, float* q_host);
   // Back-propagates the last loss(with_grad) through the recorded round. Parameter gradients
   // are ADDED to grads(); the gathered puzzle rows' gradients overwrite puzzle_row_grads().
   void backward();
@@ -101,6 +113,16 @@ class TrmModel {
   struct Workspace;
 
   void build_param_table();
+  std::string block_prefix(int block) const;  // "L_level.layers.i." or (HRM) "H_level.layers.j."
+  // ---- HRM (the tail of trm_model.cpp) ----
+  int hrm_scratch_slot(bool training) const;  // first slot the no-grad calls may use
+  // Runs one level (0 = L, 1 = H) on in = a + b (+ c); returns the output pointer (inside slots).
+  const float* level_forward(int level, const float* a, const float* b, const float* c, Slot* slots);
+  float* level_backward(int level, Slot* slots, float* dout, float* scratch);
+  void hrm_recurrence(const float* x, float* zH, float* zL, bool with_grad);
+  // From d z_H (final) to d x, accumulated into the workspace's d_x.
+  void hrm_recurrence_backward(float* dzh);
+  const float* hrm_final_zh() const;
   LayerWeights layer_weights(float* base, int layer) const;
   void block_forward(int layer, const float* in, Slot& s);
   // dout is clobbered; the input gradient is written to din.

@@ -21,7 +21,7 @@ void add_eval_command(CLI::App& app, Action& action) {
   cmd->add_option("--split", split, "Split to evaluate")->capture_default_str();
   cmd->add_option("--examples", o.max_examples, "Only the first N examples (0 = all)")->capture_default_str();
   cmd->add_option("--batch", o.batch, "Batch size")->capture_default_str();
-  cmd->add_option("--halting", halting, "reference (always halt_max_steps steps) or adaptive (stop when q_halt > 0)")->capture_default_str();
+  cmd->add_option("--halting", halting, "reference (always halt_max_steps steps) or adaptive (stop when q_halt > 0; HRM: q_halt > q_continue)")->capture_default_str();
   cmd->add_flag("--raw-weights", raw, "Use the raw weights instead of the EMA weights");
   cmd->callback([&action] {
     action = [] {

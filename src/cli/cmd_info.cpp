@@ -67,8 +67,8 @@ int demo(std::vector<std::string> args) {
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   std::vector<float> q(2);
   be->to_host(model.q(), q.data(), 2);
-  std::printf("trm demo: %s model, %lld trainable parameters (+%lld puzzle-embedding values)\n",
-              cfg.mlp_t ? "MLP-t" : "attention", static_cast<long long>(model.num_params()),
+  std::printf("trm demo: %s%s model, %lld trainable parameters (+%lld puzzle-embedding values)\n",
+              cfg.arch == Arch::kHrm ? "HRM " : "", cfg.mlp_t ? "MLP-t" : "attention", static_cast<long long>(model.num_params()),
               static_cast<long long>(model.puzzle_table_size()));
   std::printf("one supervision step (T=%d rounds of n=%d+1 net calls, %d layers) on a %d-token input: %.2f ms, %d threads\n",
               cfg.H_cycles, cfg.L_cycles, cfg.L_layers, cfg.seq_len, ms, omp_get_max_threads());

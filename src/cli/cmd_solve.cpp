@@ -11,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "cli/puzzle_text.h"
+#include "trm/act.h"
 #include "trm/checkpoint.h"
 #include "trm/eval.h"
 
@@ -23,7 +24,7 @@ void add_solve_command(CLI::App& app, Action& action) {
   cmd->add_option("--checkpoint", ckpt, "Checkpoint (.safetensors) written by trm train")->required();
   cmd->add_option("puzzle", puzzle, "Sudoku: 16/36/81 digits with '.' or '0' for blanks; maze: rows of '# SG'; '-' = stdin");
   cmd->add_option("--file", file, "Read the puzzle from this file");
-  cmd->add_option("--halting", halting, "adaptive (stop when q_halt > 0) or reference (always halt_max_steps)")->capture_default_str();
+  cmd->add_option("--halting", halting, "adaptive (stop when q_halt > 0; HRM: q_halt > q_continue) or reference (always halt_max_steps)")->capture_default_str();
   cmd->add_flag("--steps", show_steps, "Print the answer after every supervision step");
   cmd->add_flag("--json", json_out, "Print one JSON object instead of text");
   cmd->callback([&action] {
@@ -64,7 +65,7 @@ void add_solve_command(CLI::App& app, Action& action) {
           std::printf("step %d  q_halt %+.3f (p=%.3f)  %s\n%s", s, q[0], 1 / (1 + std::exp(-q[0])),
                       problem.empty() ? "valid" : problem.c_str(), format_tokens(p.kind, p.side, pred).c_str());
         steps.push_back({{"step", s}, {"q_halt", q[0]}, {"valid", problem.empty()}});
-        if (h == Halting::kAdaptive && q[0] > 0) break;
+        if (h == Halting::kAdaptive && halt_signal(c, q)) break;  // TRM: q_halt > 0; HRM: q_halt > q_continue
       }
       const std::string problem = check_answer(p, pred);
       if (json_out) {

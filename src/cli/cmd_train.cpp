@@ -14,7 +14,7 @@ void add_train_command(CLI::App& app, Action& action) {
   static bool no_resume = false, quiet = false;
   auto* cmd = app.add_subcommand("train", "Train a TRM on a dataset (reference layout), with periodic EMA evaluation and checkpoints");
   cmd->add_option("preset_and_overrides", args,
-                  "PRESET (sudoku-mlp, sudoku-att, maze-att, arc1-att, arc2-att) then model/optimizer key=value overrides, "
+                  "PRESET (see trm presets: sudoku-mlp, sudoku-att, ..., hrm-sudoku, tiny-sudoku-hrm) then model/optimizer key=value overrides, "
                   "e.g. hidden_size=128 L_cycles=4 lr=3e-4")
       ->required();
   cmd->add_option("--data", o.data_dir, "Dataset directory (train/ and test/ in the reference layout)")->required();
@@ -27,7 +27,7 @@ void add_train_command(CLI::App& app, Action& action) {
   cmd->add_option("--checkpoint-every", o.checkpoint_every, "Also checkpoint every N steps (0 = at evaluations only)")->capture_default_str();
   cmd->add_option("--eval-examples", o.eval.max_examples, "Evaluate on the first N test examples (0 = all)")->capture_default_str();
   cmd->add_option("--eval-batch", o.eval.batch, "Evaluation batch size")->capture_default_str();
-  cmd->add_option("--eval-halting", halting, "reference (always 16 steps) or adaptive (stop when q_halt > 0)")->capture_default_str();
+  cmd->add_option("--eval-halting", halting, "reference (always 16 steps) or adaptive (stop when q_halt > 0; HRM: q_halt > q_continue)")->capture_default_str();
   cmd->add_option("--seed", o.seed, "Seed for initialization, sampling and exploration")->capture_default_str();
   cmd->add_option("--stop-after", o.stop_after, "Stop after N steps of this invocation (with a checkpoint); rerun to resume")->capture_default_str();
   static double budget_min = 0;

@@ -29,7 +29,7 @@ std::int64_t ModelConfig::parameter_count() const {
   } else {
     block += 3 * D * D + D * D;  // qkv + o
   }
-  std::int64_t total = L_layers * block + 2LL * vocab_size * D + 2 * D + 2;
+  std::int64_t total = static_cast<std::int64_t>(num_blocks()) * block + 2LL * vocab_size * D + 2 * D + 2;
   if (pos_encodings == PosEncoding::kLearned) total += L * D;
   return total;
 }
@@ -65,6 +65,12 @@ void ModelConfig::validate() const {
   require(H_cycles >= 1, "H_cycles must be >= 1");
   require(L_cycles >= 1, "L_cycles must be >= 1");
   require(L_layers >= 1, "L_layers must be >= 1");
+  if (arch == Arch::kHrm) {
+    require(H_layers >= 1, "arch=hrm needs H_layers >= 1");
+    // HRM defines only the attention block (rope or learned positions).
+    require(!mlp_t, "arch=hrm has no MLP-t variant (mlp_t must be false)");
+    require(pos_encodings != PosEncoding::kNone, "arch=hrm needs pos_encodings rope or learned (HRM defines no other)");
+  }
   require(expansion > 0, "expansion must be > 0");
   require(rms_norm_eps > 0, "rms_norm_eps must be > 0");
   require(rope_theta > 0, "rope_theta must be > 0");
@@ -101,6 +107,14 @@ std::string to_string(PosEncoding p) {
     case PosEncoding::kNone: return "none";
   }
   return "none";
+}
+
+std::string to_string(Arch a) { return a == Arch::kHrm ? "hrm" : "trm"; }
+
+Arch arch_from_string(const std::string& s) {
+  if (s == "trm") return Arch::kTrm;
+  if (s == "hrm") return Arch::kHrm;
+  throw Error("invalid model config: arch must be trm or hrm (got \"" + s + "\")");
 }
 
 PosEncoding pos_encoding_from_string(const std::string& s) {
@@ -151,13 +165,18 @@ void to_json(nlohmann::json& j, const ModelConfig& c) {
        {"rope_theta", c.rope_theta},
        {"halt_max_steps", c.halt_max_steps},
        {"halt_exploration_prob", c.halt_exploration_prob}};
+  // Written only for HRM, so TRM configs (and the checkpoints that embed them) stay as they were.
+  if (c.arch == Arch::kHrm) {
+    j["arch"] = to_string(c.arch);
+    j["H_layers"] = c.H_layers;
+  }
 }
 
 void from_json(const nlohmann::json& j, ModelConfig& c) {
   reject_unknown(j, {"vocab_size", "seq_len", "num_puzzle_identifiers", "puzzle_emb_ndim", "puzzle_emb_len",
                      "H_cycles", "L_cycles", "L_layers", "hidden_size", "num_heads", "expansion",
                      "pos_encodings", "mlp_t", "rms_norm_eps", "rope_theta", "halt_max_steps",
-                     "halt_exploration_prob", "H_layers", "batch_size"},
+                     "halt_exploration_prob", "H_layers", "batch_size", "arch"},
                  "model");
   read(j, "vocab_size", c.vocab_size);
   read(j, "seq_len", c.seq_len);
@@ -167,6 +186,10 @@ void from_json(const nlohmann::json& j, ModelConfig& c) {
   read(j, "H_cycles", c.H_cycles);
   read(j, "L_cycles", c.L_cycles);
   read(j, "L_layers", c.L_layers);
+  read(j, "H_layers", c.H_layers);
+  std::string arch = to_string(c.arch);
+  read(j, "arch", arch);
+  c.arch = arch_from_string(arch);
   read(j, "hidden_size", c.hidden_size);
   read(j, "num_heads", c.num_heads);
   read(j, "expansion", c.expansion);

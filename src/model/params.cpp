@@ -22,8 +22,9 @@ void TrmModel::build_param_table() {
   add("lm_head.weight", {V, D});
   add("q_head.weight", {2, D});
   add("q_head.bias", {2});
-  for (int l = 0; l < cfg_.L_layers; ++l) {
-    const std::string p = "L_level.layers." + std::to_string(l) + ".";
+  // Blocks in order: L_level.layers.0.. then (HRM) H_level.layers.0..; block_prefix() names them.
+  for (int l = 0; l < cfg_.num_blocks(); ++l) {
+    const std::string p = block_prefix(l);
     if (cfg_.mlp_t) {
       const std::int64_t It = cfg_.mlp_t_inter();
       add(p + "mlp_t.gate_up_proj.weight", {2 * It, L});
@@ -39,6 +40,11 @@ void TrmModel::build_param_table() {
   for (const auto& p : table_) num_params_ += p.numel;
   params_ = DeviceBuffer(be_, offset);
   grads_ = DeviceBuffer(be_, offset);
+}
+
+std::string TrmModel::block_prefix(int block) const {
+  if (block < cfg_.L_layers) return "L_level.layers." + std::to_string(block) + ".";
+  return "H_level.layers." + std::to_string(block - cfg_.L_layers) + ".";
 }
 
 const ParamInfo& TrmModel::info(const std::string& name) const {

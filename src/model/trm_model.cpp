@@ -42,6 +42,8 @@ struct TrmModel::Workspace {
   float *d_attn = nullptr, *d_qkv = nullptr, *d_gu = nullptr, *d_act = nullptr, *d_gu_t = nullptr,
         *d_act_t = nullptr;
   DeviceBuffer puz_rows;
+  // HRM training: the bootstrap forward's private carry copy [2, B, L, D] and q [B, 2].
+  DeviceBuffer next_state, q_next;
 };
 
 TrmModel::TrmModel(const ModelConfig& cfg, Backend& backend) : cfg_(cfg), be_(backend) {
@@ -52,7 +54,7 @@ TrmModel::TrmModel(const ModelConfig& cfg, Backend& backend) : cfg_(cfg), be_(ba
   off_lm_ = info("lm_head.weight").offset;
   off_qw_ = info("q_head.weight").offset;
   off_qb_ = info("q_head.bias").offset;
-  for (int l = 0; l < cfg_.L_layers; ++l) {
+  for (int l = 0; l < cfg_.num_blocks(); ++l) {
     layer_params_.push_back(layer_weights(params(), l));
     layer_grads_.push_back(layer_weights(grads(), l));
   }
@@ -74,7 +76,7 @@ TrmModel::TrmModel(const ModelConfig& cfg, Backend& backend) : cfg_(cfg), be_(ba
 TrmModel::~TrmModel() = default;
 
 TrmModel::LayerWeights TrmModel::layer_weights(float* base, int layer) const {
-  const std::string p = "L_level.layers." + std::to_string(layer) + ".";
+  const std::string p = block_prefix(layer);
   LayerWeights w;
   if (cfg_.mlp_t) {
     w.gu_t = base + info(p + "mlp_t.gate_up_proj.weight").offset;
@@ -94,7 +96,9 @@ void TrmModel::reserve(int max_batch, bool training) {
   const std::int64_t B = max_batch, L = cfg_.total_len(), D = cfg_.hidden_size, R = B * L;
   const std::int64_t I = cfg_.mlp_inter(), H = cfg_.num_heads, S = cfg_.seq_len, V = cfg_.vocab_size;
   const std::int64_t It = cfg_.mlp_t ? cfg_.mlp_t_inter() : 0;
-  const int nslots = (training ? cfg_.L_cycles + 1 : 1) * cfg_.L_layers;
+  int nslots = (training ? cfg_.L_cycles + 1 : 1) * cfg_.L_layers;
+  // HRM records one L call and one H call, and its no-grad calls use the slots after those.
+  if (cfg_.arch == Arch::kHrm) nslots = hrm_scratch_slot(training) + std::max(cfg_.L_layers, cfg_.H_layers);
 
   auto ws = std::make_unique<Workspace>();
   // Carve every slot out of one allocation.
@@ -151,6 +155,10 @@ void TrmModel::reserve(int max_batch, bool training) {
     dlogits_ = DeviceBuffer(be_, B * S * V);
     dq_ = DeviceBuffer(be_, B * 2);
     dpuz_rows_ = DeviceBuffer(be_, std::max<std::int64_t>(1, B * cfg_.puzzle_emb_ndim));
+    if (cfg_.act_continue()) {
+      ws->next_state = DeviceBuffer(be_, 2 * R * D);
+      ws->q_next = DeviceBuffer(be_, B * 2);
+    }
   }
   logits_ = DeviceBuffer(be_, B * S * V);
   q_ = DeviceBuffer(be_, B * 2);
@@ -282,21 +290,25 @@ void TrmModel::forward(const Batch& batch, float* zH, float* zL, bool with_grad)
                 pos, x, B, S, P, D, nd, std::sqrt(static_cast<float>(D)), pos ? 0.707106781f : 1.0f);
 
   const std::int64_t n = static_cast<std::int64_t>(B) * L * D;
-  const int nl = cfg_.L_layers;
-  Slot* scratch = ws_->slots.data();  // the no-grad calls reuse the first call's slots
-  auto nograd_round = [&] {
-    for (int i = 0; i < cfg_.L_cycles; ++i) be_.copy(net_forward(zL, zH, x, scratch), zL, n);
-    be_.copy(net_forward(zH, zL, nullptr, scratch), zH, n);
-  };
-  const int nograd_rounds = with_grad ? cfg_.H_cycles - 1 : cfg_.H_cycles;
-  for (int r = 0; r < nograd_rounds; ++r) nograd_round();
-  if (with_grad) {
-    // The differentiated round: every net call keeps its activations in its own slots.
-    const float* zl = zL;
-    for (int i = 0; i < cfg_.L_cycles; ++i) zl = net_forward(zl, zH, x, &ws_->slots[static_cast<std::size_t>(i) * nl]);
-    const float* zh = net_forward(zH, zl, nullptr, &ws_->slots[static_cast<std::size_t>(cfg_.L_cycles) * nl]);
-    be_.copy(zl, zL, n);
-    be_.copy(zh, zH, n);
+  if (cfg_.arch == Arch::kHrm) {
+    hrm_recurrence(x, zH, zL, with_grad);
+  } else {
+    const int nl = cfg_.L_layers;
+    Slot* scratch = ws_->slots.data();  // the no-grad calls reuse the first call's slots
+    auto nograd_round = [&] {
+      for (int i = 0; i < cfg_.L_cycles; ++i) be_.copy(net_forward(zL, zH, x, scratch), zL, n);
+      be_.copy(net_forward(zH, zL, nullptr, scratch), zH, n);
+    };
+    const int nograd_rounds = with_grad ? cfg_.H_cycles - 1 : cfg_.H_cycles;
+    for (int r = 0; r < nograd_rounds; ++r) nograd_round();
+    if (with_grad) {
+      // The differentiated round: every net call keeps its activations in its own slots.
+      const float* zl = zL;
+      for (int i = 0; i < cfg_.L_cycles; ++i) zl = net_forward(zl, zH, x, &ws_->slots[static_cast<std::size_t>(i) * nl]);
+      const float* zh = net_forward(zH, zl, nullptr, &ws_->slots[static_cast<std::size_t>(cfg_.L_cycles) * nl]);
+      be_.copy(zl, zL, n);
+      be_.copy(zh, zH, n);
+    }
   }
   // Heads: logits drop the P prefix positions; q reads position 0.
   for (int b = 0; b < B; ++b)
@@ -308,18 +320,19 @@ void TrmModel::forward(const Batch& batch, float* zH, float* zL, bool with_grad)
   loss_ready_ = false;
 }
 
-LossResult TrmModel::loss(const Batch& batch, int loss_divisor, bool with_grad) {
+LossResult TrmModel::loss(const Batch& batch, int loss_divisor, bool with_grad, const double* q_continue_target) {
   LossResult r;
-  loss(batch, loss_divisor, with_grad, r);
+  loss(batch, loss_divisor, with_grad, r, q_continue_target);
   return r;
 }
 
-void TrmModel::loss(const Batch& batch, int loss_divisor, bool with_grad, LossResult& r) {
+void TrmModel::loss(const Batch& batch, int loss_divisor, bool with_grad, LossResult& r,
+                    const double* q_continue_target) {
   if (!batch.labels) throw Error("TrmModel::loss: the batch has no labels");
   if (batch.size != cur_batch_) throw Error("TrmModel::loss: batch size differs from the last forward");
   if (with_grad && !recorded_) throw Error("TrmModel::loss: with_grad needs a forward with_grad first");
   const int B = cur_batch_, S = cfg_.seq_len, V = cfg_.vocab_size;
-  r.loss = r.lm_loss = r.q_halt_loss = 0;
+  r.loss = r.lm_loss = r.q_halt_loss = r.q_continue_loss = 0;
   r.correct.assign(B, 0);
   r.valid.assign(B, 0);
   r.seq_correct.assign(B, 0);
@@ -347,7 +360,13 @@ void TrmModel::loss(const Batch& batch, int loss_divisor, bool with_grad, LossRe
   std::vector<float>& dq = loss_dq_;
   be_.to_host(q_.data(), q.data(), B * 2);
   r.q_halt_loss = kernels::bce_with_logits<float>(q.data(), 2, target.data(), B, dq.data(), 0.5 / loss_divisor);
-  r.loss = (r.lm_loss + 0.5 * r.q_halt_loss) / loss_divisor;
+  if (q_continue_target) {
+    // HRM's bootstrapped Q-continue loss, same weight and reduction as q_halt's.
+    r.q_continue_loss = kernels::bce_with_logits<float>(q.data() + 1, 2, q_continue_target, B, dq.data() + 1, 0.5 / loss_divisor);
+  } else {
+    for (int b = 0; b < B; ++b) dq[2 * b + 1] = 0.0f;  // q_continue takes no gradient
+  }
+  r.loss = (r.lm_loss + 0.5 * (r.q_halt_loss + r.q_continue_loss)) / loss_divisor;
   if (with_grad) {
     be_.from_host(dq.data(), dq_.data(), B * 2);
     loss_ready_ = true;
@@ -362,7 +381,7 @@ void TrmModel::backward() {
   Workspace& ws = *ws_;
   Slot* slots = ws.slots.data();
   // The final z_H is the output of the last net call.
-  const float* zh = slots[static_cast<std::size_t>(cfg_.L_cycles) * nl + nl - 1].out;
+  const float* zh = cfg_.arch == Arch::kHrm ? hrm_final_zh() : slots[static_cast<std::size_t>(cfg_.L_cycles) * nl + nl - 1].out;
 
   // Heads -> d z_H.
   float* dzh = ws.d_zh;
@@ -375,22 +394,115 @@ void TrmModel::backward() {
   be_.linear_bwd(zh, L * D, params() + off_qw_, dq_.data(), 2, dzh, L * D, grads() + off_qw_, B, D, 2, true);
   be_.bias_grad(dq_.data(), grads() + off_qb_, B, 2);
 
-  // z_H = net(z_H0 + z_L^n): z_H0 is a constant, so d z_L^n = d(input).
   be_.fill(ws.d_x, 0.0f, n);
-  float* d = net_backward(&slots[static_cast<std::size_t>(cfg_.L_cycles) * nl], dzh, ws.d_a);
-  // z_L^i = net(z_L^{i-1} + z_H0 + x): the input gradient goes to both x and z_L^{i-1}.
-  for (int i = cfg_.L_cycles - 1; i >= 0; --i) {
-    // net_backward clobbers its input buffer and writes into the other one (d is dzh, d_a or d_b).
-    float* other = d == ws.d_a ? ws.d_b : ws.d_a;
-    float* res = net_backward(&slots[static_cast<std::size_t>(i) * nl], d, other);
-    be_.accumulate(ws.d_x, res, n);
-    d = res;
+  if (cfg_.arch == Arch::kHrm) {
+    hrm_recurrence_backward(dzh);
+  } else {
+    // z_H = net(z_H0 + z_L^n): z_H0 is a constant, so d z_L^n = d(input).
+    float* d = net_backward(&slots[static_cast<std::size_t>(cfg_.L_cycles) * nl], dzh, ws.d_a);
+    // z_L^i = net(z_L^{i-1} + z_H0 + x): the input gradient goes to both x and z_L^{i-1}.
+    for (int i = cfg_.L_cycles - 1; i >= 0; --i) {
+      // net_backward clobbers its input buffer and writes into the other one (d is dzh, d_a or d_b).
+      float* other = d == ws.d_a ? ws.d_b : ws.d_a;
+      float* res = net_backward(&slots[static_cast<std::size_t>(i) * nl], d, other);
+      be_.accumulate(ws.d_x, res, n);
+      d = res;
+    }
   }
   const bool learned = cfg_.pos_encodings == PosEncoding::kLearned;
   be_.embed_bwd(batch_tokens_.data(), ws.d_x, grads() + off_tok_, nd > 0 ? dpuz_rows_.data() : nullptr,
                 learned ? grads() + off_pos_ : nullptr, B, S, P, D, nd, std::sqrt(static_cast<float>(D)),
                 learned ? 0.707106781f : 1.0f);
   recorded_ = loss_ready_ = false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// HRM (sapientinc/HRM, hrm_act_v1.py). Blocks [0, L_layers) are L_level, [L_layers, +H_layers)
+// H_level. In training, slots [0, L_layers) record the last L call and [L_layers, +H_layers) the
+// last H call; every no-grad call (the earlier ones and next_q's bootstrap pass) runs in the
+// slots after those, so nothing backward() needs is overwritten.
+// ---------------------------------------------------------------------------------------------
+
+int TrmModel::hrm_scratch_slot(bool training) const { return training ? cfg_.L_layers + cfg_.H_layers : 0; }
+
+const float* TrmModel::level_forward(int level, const float* a, const float* b, const float* c, Slot* slots) {
+  const std::int64_t n = static_cast<std::int64_t>(cur_batch_) * cfg_.total_len() * cfg_.hidden_size;
+  if (c)
+    be_.add3(a, b, c, slots[0].in, n);
+  else
+    be_.add(a, b, slots[0].in, n);
+  const int first = level == 0 ? 0 : cfg_.L_layers, count = level == 0 ? cfg_.L_layers : cfg_.H_layers;
+  const float* in = slots[0].in;
+  for (int l = 0; l < count; ++l) {
+    block_forward(first + l, in, slots[l]);
+    in = slots[l].out;
+  }
+  return in;
+}
+
+float* TrmModel::level_backward(int level, Slot* slots, float* dout, float* scratch) {
+  const int first = level == 0 ? 0 : cfg_.L_layers, count = level == 0 ? cfg_.L_layers : cfg_.H_layers;
+  float* cur = dout;
+  float* next = scratch;
+  for (int l = count - 1; l >= 0; --l) {
+    const float* in = l == 0 ? slots[0].in : slots[l - 1].out;
+    block_backward(first + l, in, slots[l], cur, next);
+    std::swap(cur, next);
+  }
+  return cur;
+}
+
+void TrmModel::hrm_recurrence(const float* x, float* zH, float* zL, bool with_grad) {
+  const std::int64_t n = static_cast<std::int64_t>(cur_batch_) * cfg_.total_len() * cfg_.hidden_size;
+  Slot* scratch = &ws_->slots[static_cast<std::size_t>(hrm_scratch_slot(training_ws_))];
+  const int T = cfg_.H_cycles, n_l = cfg_.L_cycles;
+  for (int h = 0; h < T; ++h) {
+    const bool last_h = h == T - 1;
+    for (int l = 0; l < n_l; ++l) {
+      if (with_grad && last_h && l == n_l - 1) break;  // the differentiated L call comes below
+      be_.copy(level_forward(0, zL, zH, x, scratch), zL, n);
+    }
+    if (with_grad && last_h) break;
+    be_.copy(level_forward(1, zH, zL, nullptr, scratch), zH, n);
+  }
+  if (with_grad) {
+    // The one-step gradient: z_L = L(z_L + z_H + x), then z_H = H(z_H + z_L), recorded.
+    const float* zl = level_forward(0, zL, zH, x, ws_->slots.data());
+    const float* zh = level_forward(1, zH, zl, nullptr, &ws_->slots[static_cast<std::size_t>(cfg_.L_layers)]);
+    be_.copy(zl, zL, n);
+    be_.copy(zh, zH, n);
+  }
+}
+
+const float* TrmModel::hrm_final_zh() const {
+  return ws_->slots[static_cast<std::size_t>(cfg_.L_layers + cfg_.H_layers - 1)].out;
+}
+
+void TrmModel::hrm_recurrence_backward(float* dzh) {
+  Workspace& ws = *ws_;
+  const std::int64_t n = static_cast<std::int64_t>(cur_batch_) * cfg_.total_len() * cfg_.hidden_size;
+  // z_H = H(z_H0 + z_L'): z_H0 came from no-grad calls, so only z_L' = L(z_L0 + z_H0 + x) receives
+  // d(input); of that input only x depends on parameters.
+  float* dzl = level_backward(1, &ws.slots[static_cast<std::size_t>(cfg_.L_layers)], dzh, ws.d_a);
+  float* other = dzl == ws.d_a ? ws.d_b : ws.d_a;
+  float* dx = level_backward(0, ws.slots.data(), dzl, other);
+  be_.accumulate(ws.d_x, dx, n);
+}
+
+void TrmModel::next_q(const float* zH, const float* zL, float* q_host) {
+  if (cfg_.arch != Arch::kHrm || !ws_ || !training_ws_ || !ws_->next_state.data())
+    throw Error("TrmModel::next_q: only for an HRM model reserved for training");
+  const int B = cur_batch_, L = cfg_.total_len(), D = cfg_.hidden_size;
+  const std::int64_t n = static_cast<std::int64_t>(B) * L * D;
+  float* h = ws_->next_state.data();
+  float* l = h + n;
+  be_.copy(zH, h, n);
+  be_.copy(zL, l, n);
+  // Same batch and weights as the last forward, so its input embedding x is still valid.
+  hrm_recurrence(ws_->x.data(), h, l, false);
+  be_.linear_fwd(h, L * D, params() + off_qw_, ws_->q_next.data(), 2, B, D, 2);
+  be_.bias_add(ws_->q_next.data(), params() + off_qb_, B, 2);
+  be_.to_host(ws_->q_next.data(), q_host, 2 * B);
 }
 
 }  // namespace trm

@@ -1,10 +1,20 @@
 #include "trm/act.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "trm/data/rng.h"
 
 namespace trm {
+
+void q_continue_targets(const float* next_q, const std::int32_t* steps_before, int n, int halt_max_steps,
+                        double* target) {
+  for (int b = 0; b < n; ++b) {
+    const double qh = next_q[2 * b], qc = next_q[2 * b + 1];
+    const double logit = steps_before[b] + 1 >= halt_max_steps ? qh : std::max(qh, qc);
+    target[b] = 1.0 / (1.0 + std::exp(-logit));
+  }
+}
 
 ActCarry::ActCarry(TrmModel& model, int batch)
     : model_(model),
@@ -51,7 +61,7 @@ void ActCarry::update_halting(const float* q, bool training, data::Rng& rng) {
     steps_[b] += 1;
     bool halt = steps_[b] >= max_steps;
     if (training && max_steps > 1) {
-      halt = halt || q[2 * b] > 0.0f;
+      halt = halt || halt_signal(c, q + 2 * b);
       // Exploration: with probability p this slot must run at least U{2..max} steps. Both draws
       // happen for every slot at every call (as the reference's rand/randint over the batch).
       const bool explore = rng.uniform() < c.halt_exploration_prob;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "trm/act.h"
 #include "trm/data/dataset.h"
 
 namespace trm {
@@ -92,7 +93,7 @@ EvalResult evaluate(TrmModel& model, const data::Dataset& split, const EvalOptio
         correct_at_stop[b] = lr.correct[b];
         valid[b] = lr.valid[b];
         q_at_stop[b] = q[2 * b];
-        if (s == T || (opt.halting == Halting::kAdaptive && q[2 * b] > 0.0f)) {
+        if (s == T || (opt.halting == Halting::kAdaptive && halt_signal(c, q.data() + 2 * b))) {
           stop_step[b] = s;
           --running;
         }

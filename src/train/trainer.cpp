@@ -74,7 +74,8 @@ class JsonlLog {
 // Sums of the reference's train metrics over one step (spec §4): counted over slots that halted
 // at this step and have supervised tokens.
 struct StepMetrics {
-  double count = 0, accuracy = 0, exact = 0, q_halt_acc = 0, steps = 0, lm_loss = 0, q_halt_loss = 0;
+  double count = 0, accuracy = 0, exact = 0, q_halt_acc = 0, steps = 0, lm_loss = 0, q_halt_loss = 0,
+         q_continue_loss = 0;
 };
 
 }  // namespace
@@ -172,6 +173,11 @@ TrainSummary train(const TrainOptions& opt) {
   std::vector<float> q_all(static_cast<std::size_t>(2 * B));
   std::vector<std::int32_t> correct(static_cast<std::size_t>(B)), valid(static_cast<std::size_t>(B)),
       seq_ok(static_cast<std::size_t>(B));
+  // HRM: the bootstrap pass's q and the q_continue targets of one micro-batch. As HRM's ACT
+  // wrapper, there is no target (and no q_continue loss) when ACT is off (halt_max_steps 1).
+  const bool bootstrap = mc.act_continue() && mc.halt_max_steps > 1;
+  std::vector<float> q_next(bootstrap ? static_cast<std::size_t>(2 * micro) : 0);
+  std::vector<double> q_target(bootstrap ? static_cast<std::size_t>(micro) : 0);
   DeviceBuffer row_grads(*be, std::max<std::int64_t>(1, static_cast<std::int64_t>(B) * nd));
   StepMetrics window;
   std::int64_t window_steps = 0;
@@ -198,7 +204,12 @@ TrainSummary train(const TrainOptions& opt) {
     for (int begin = 0; begin < B; begin += micro) {
       const Batch mb = carry.slots(begin, micro);
       model.forward(mb, carry.z_H(begin), carry.z_L(begin), true);
-      const LossResult lr = model.loss(mb, B, true);
+      if (bootstrap) {
+        // HRM: the target comes from one more no-grad step from the new carry, before the update.
+        model.next_q(carry.z_H(begin), carry.z_L(begin), q_next.data());
+        q_continue_targets(q_next.data(), carry.steps().data() + begin, micro, mc.halt_max_steps, q_target.data());
+      }
+      const LossResult lr = model.loss(mb, B, true, bootstrap ? q_target.data() : nullptr);
       model.backward();
       if (nd > 0) be->copy(model.puzzle_row_grads(), row_grads.data() + static_cast<std::int64_t>(begin) * nd, static_cast<std::int64_t>(micro) * nd);
       be->to_host(model.q(), q_all.data() + 2 * begin, 2 * micro);
@@ -209,6 +220,7 @@ TrainSummary train(const TrainOptions& opt) {
       }
       m.lm_loss += lr.lm_loss;
       m.q_halt_loss += lr.q_halt_loss;
+      m.q_continue_loss += lr.q_continue_loss;
     }
     optimizer.step(carry.puzzle_ids().data(), row_grads.data(), nd > 0 ? B : 0);
     carry.update_halting(q_all.data(), true, halt_rng);
@@ -218,7 +230,7 @@ TrainSummary train(const TrainOptions& opt) {
       m.count += 1;
       m.accuracy += static_cast<double>(correct[b]) / valid[b];
       m.exact += seq_ok[b];
-      m.q_halt_acc += (q_all[2 * b] >= 0.0f) == (seq_ok[b] != 0);
+      m.q_halt_acc += (q_all[2 * b] >= 0.0f) == (seq_ok[b] != 0);  // as HRM's metric too (q_halt >= 0)
       m.steps += carry.steps()[b];
     }
     window.count += m.count;
@@ -228,6 +240,7 @@ TrainSummary train(const TrainOptions& opt) {
     window.steps += m.steps;
     window.lm_loss += m.lm_loss / B;
     window.q_halt_loss += m.q_halt_loss / B;
+    window.q_continue_loss += m.q_continue_loss / B;
     ++window_steps;
 
     const bool out_of_time =
@@ -253,6 +266,7 @@ TrainSummary train(const TrainOptions& opt) {
                           {"steps", window.steps / c},
                           {"steps_per_second", rate},
                           {"samples_per_second", rate * B}};
+      if (mc.act_continue()) j["q_continue_loss"] = window.q_continue_loss / window_steps;
       log.write(j);
       if (opt.progress) {
         const double frac = static_cast<double>(step) / oc.total_steps;
