@@ -40,9 +40,13 @@ def flops_per_sample_step(c: ref.TRMConfig, training: bool) -> float:
         per_layer += 2 * D * L * (2 * It) + 2 * D * It * L
     else:
         per_layer += 2 * L * D * (3 * D) + 2 * L * D * D + 2 * (2 * L * L * D)
+    heads = 2.0 * c.seq_len * D * c.vocab_size + 2.0 * D * 2
+    if getattr(c, "arch", "trm") == "hrm":
+        l_call, h_call = per_layer * c.L_layers, per_layer * c.H_layers
+        fwd = c.H_cycles * (c.L_cycles * l_call + h_call) + heads
+        return 2 * fwd + 2 * (l_call + h_call + heads) if training else fwd
     net = per_layer * c.L_layers
     calls = c.L_cycles + 1
-    heads = 2.0 * c.seq_len * D * c.vocab_size + 2.0 * D * 2
     fwd = c.H_cycles * calls * net + heads
     return fwd + 2 * (calls * net + heads) if training else fwd
 
@@ -77,9 +81,15 @@ def main() -> None:
     torch.manual_seed(a.seed)
     with open(a.config) as f:
         info = json.load(f)
-    fields = {f.name for f in dataclasses.fields(ref.TRMConfig)}
     merged = {**info.get("model", {}), **info.get("optimizer", {})}
-    cfg = ref.TRMConfig(**{k: v for k, v in merged.items() if k in fields})
+    hrm = merged.get("arch", "trm") == "hrm"
+    if hrm:
+        import hrm_reference  # noqa: E402  (HRM: two networks, one-step gradient, Q-continue loss)
+        config_cls, model_cls, trainer_cls = hrm_reference.HRMConfig, hrm_reference.HRM, hrm_reference.HRMTrainer
+    else:
+        config_cls, model_cls, trainer_cls = ref.TRMConfig, ref.TRM, ref.Trainer
+    fields = {f.name for f in dataclasses.fields(config_cls)}
+    cfg = config_cls(**{k: v for k, v in merged.items() if k in fields})
     cfg.pos_encodings = info["model"]["pos_encodings"]
     B = a.batch
     cfg.batch_size = B
@@ -87,7 +97,7 @@ def main() -> None:
     cfg.lr_warmup_steps = 1  # a real learning rate from the first step, as trm bench
     training = a.mode == "train"
 
-    model = ref.TRM(cfg).float()
+    model = model_cls(cfg).float()
     L, D, S, V = cfg.total_len, cfg.hidden_size, cfg.seq_len, cfg.vocab_size
     batch = {
         "inputs": torch.randint(1, V, (B, S), dtype=torch.int32),
@@ -96,7 +106,7 @@ def main() -> None:
     }
     z_H = model.H_init.expand(B, L, D).clone()
     z_L = model.L_init.expand(B, L, D).clone()
-    trainer = ref.Trainer(model) if training else None
+    trainer = trainer_cls(model) if training else None
 
     def iteration():
         nonlocal z_H, z_L

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# HRM vs TRM on the quick start's 4x4 Sudoku (docs/RESULTS.md §4): the same data, the same
+# HRM vs TRM on the quick start's 4x4 Sudoku (docs/RESULTS.md §5): the same data, the same
 # optimizer recipe and the same number of optimizer steps for tiny-sudoku-mlp (TRM-MLP), the same
 # preset with attention (TRM-Att) and tiny-sudoku-hrm (HRM). Prints wall and CPU seconds per run.
 set -euo pipefail

@@ -26,6 +26,24 @@ TEST(Bench, FlopCountScalesWithTheRecursion) {
   EXPECT_LT(twice, 2.0 * base);
 }
 
+TEST(Bench, HrmFlopCount) {
+  // HRM with H_cycles = 3, L_cycles = 6 and 2 + 2 layers applies 3 x (6 x 2 + 2) = 42 blocks per
+  // step, exactly as many as TRM with T = 3, n = 6 and 2 layers: equal inference FLOPs.
+  ModelConfig trm = find_preset("sudoku-att").model;
+  ModelConfig hrm = trm;
+  hrm.arch = Arch::kHrm;
+  hrm.H_layers = 2;
+  EXPECT_DOUBLE_EQ(flops_per_sample_step(hrm, false), flops_per_sample_step(trm, false));
+  // Training: HRM adds a whole extra forward (the Q-continue target) but back-propagates through
+  // only 2 net calls; TRM back-propagates through n + 1 = 7.
+  const double fwd = flops_per_sample_step(trm, false);
+  const double net = (flops_per_sample_step(trm, true) - fwd) / 7.0;  // per differentiated call, heads aside
+  EXPECT_GT(flops_per_sample_step(hrm, true), 2 * fwd);
+  EXPECT_LT(flops_per_sample_step(hrm, true), 2 * fwd + 3 * net);
+  // And a preset builds with the HRM counting.
+  EXPECT_GT(flops_per_sample_step(find_preset("hrm-sudoku").model, true), 0);
+}
+
 TEST(Bench, ReportHasEveryFigure) {
   BenchOptions o;
   o.preset = "tiny";

@@ -13,7 +13,9 @@ namespace trm {
 // Analytic FLOPs (a multiply-add counts 2) of one supervision step for one sample: every GEMM
 // and both attention products; element-wise work is not counted. Training counts the forward of
 // all T(n+1) net calls plus twice the forward of the differentiated round (its backward), and
-// the heads' forward and backward; inference counts the forward only.
+// the heads' forward and backward; inference counts the forward only. HRM (arch hrm): H_cycles x
+// (L_cycles L-net calls + 1 H-net call) forward, twice one L and one H call backward, plus the
+// Q-continue target's extra forward step.
 double flops_per_sample_step(const ModelConfig& cfg, bool training);
 
 // Single-precision GEMM rate of this machine through the BLAS the model uses, measured now:

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <vector>
 
+#include "trm/act.h"
 #include "trm/backend.h"
 #include "trm/bench.h"
 #include "trm/data/rng.h"
@@ -83,11 +84,20 @@ nlohmann::json run_bench(const BenchOptions& opt) {
   // One iteration: train = one optimizer step (one supervision step of the batch);
   // infer = a fresh carry and halt_max_steps supervision steps without gradients.
   LossResult loss;
+  // HRM trains q_continue against a target from one more no-grad step (as the trainer does).
+  const bool bootstrap = cfg.act_continue();
+  std::vector<float> q_next(static_cast<std::size_t>(2 * B));
+  std::vector<double> q_target(static_cast<std::size_t>(B));
+  std::vector<std::int32_t> steps_before(static_cast<std::size_t>(B), 1);
   auto iteration = [&] {
     if (opt.training) {
       model.zero_grads();
       model.forward(batch, zH.data(), zL.data(), true);
-      model.loss(batch, B, true, loss);
+      if (bootstrap) {
+        model.next_q(zH.data(), zL.data(), q_next.data());
+        q_continue_targets(q_next.data(), steps_before.data(), B, cfg.halt_max_steps, q_target.data());
+      }
+      model.loss(batch, B, true, loss, bootstrap ? q_target.data() : nullptr);
       model.backward();
       optim->step();
     } else {
