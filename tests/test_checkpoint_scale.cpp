@@ -52,5 +52,26 @@ TEST(CheckpointScale, BigPuzzleTableIsNotCopiedInMemory) {
   EXPECT_EQ(std::memcmp(a.params(), b.params(), static_cast<std::size_t>(a.flat_size()) * 4), 0);
 }
 
+// The trainer's EMA evaluation model reads the training model's table: one table, not two.
+TEST(CheckpointScale, EvaluationModelSharesThePuzzleTable) {
+  ModelConfig c = find_preset("tiny-sudoku-mlp").model;
+  c.seq_len = 16;
+  c.vocab_size = 6;
+  c.num_puzzle_identifiers = 1000;
+  auto be = make_cpu_backend();
+  TrmModel owner(c, *be);
+  owner.init(1);
+  TrmModel shared(c, *be, &owner);
+  EXPECT_TRUE(shared.shares_puzzle_table());
+  EXPECT_FALSE(owner.shares_puzzle_table());
+  EXPECT_EQ(shared.puzzle_table(), owner.puzzle_table());
+  EXPECT_EQ(shared.puzzle_table_size(), owner.puzzle_table_size());
+  owner.puzzle_table()[5] = 0.75f;  // e.g. a SignSGD update of the training model
+  EXPECT_EQ(shared.puzzle_table()[5], 0.75f);
+  ModelConfig other = c;
+  other.num_puzzle_identifiers = 999;
+  EXPECT_THROW(TrmModel(other, *be, &owner), Error);
+}
+
 }  // namespace
 }  // namespace trm

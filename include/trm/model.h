@@ -49,7 +49,10 @@ struct LossResult {
 
 class TrmModel {
  public:
-  TrmModel(const ModelConfig& cfg, Backend& backend);
+  // With puzzle_table_owner (same config and backend), the puzzle table is that model's, not a
+  // new one: the trainer's EMA evaluation copy uses the training model's table this way (the table
+  // is not EMA'd), so an ARC table of 1.8 GB exists once.
+  TrmModel(const ModelConfig& cfg, Backend& backend, TrmModel* puzzle_table_owner = nullptr);
   ~TrmModel();
   TrmModel(const TrmModel&) = delete;
   TrmModel& operator=(const TrmModel&) = delete;
@@ -71,8 +74,11 @@ class TrmModel {
   void zero_grads();
   // Puzzle-embedding table [num_puzzle_identifiers, puzzle_emb_ndim] (not a parameter: trained by
   // sparse SignSGD, excluded from counts and EMA) and the fixed initial states [D].
-  float* puzzle_table() { return puzzle_table_.data(); }
-  std::int64_t puzzle_table_size() const { return puzzle_table_.size(); }
+  float* puzzle_table() { return puz_; }
+  std::int64_t puzzle_table_size() const { return puz_size_; }
+  // The model built with a puzzle_table_owner reads and writes that model's table (it must
+  // outlive this one) and allocates none of its own.
+  bool shares_puzzle_table() const { return !puzzle_table_.data() && puz_size_ > 0; }
   float* H_init() { return h_init_.data(); }
   float* L_init() { return l_init_.data(); }
 
@@ -141,6 +147,8 @@ class TrmModel {
   std::vector<ParamInfo> table_;
   std::int64_t num_params_ = 0;
   DeviceBuffer params_, grads_, puzzle_table_, h_init_, l_init_, rope_cos_, rope_sin_;
+  float* puz_ = nullptr;  // the puzzle table in use: puzzle_table_ or a shared one
+  std::int64_t puz_size_ = 0;
 
   int max_batch_ = 0;
   bool training_ws_ = false;

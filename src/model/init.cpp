@@ -69,7 +69,7 @@ void TrmModel::init(std::uint64_t seed) {
       fill_param(p, 1.0 / std::sqrt(static_cast<double>(p.shape.back())));
     }
   }
-  be_.fill(puzzle_table_.data(), 0.0f, puzzle_table_.size());
+  be_.fill(puz_, 0.0f, puz_size_);
   host.assign(static_cast<std::size_t>(cfg_.hidden_size), 0.0f);
   trunc_normal(host, 1.0, rng);
   be_.from_host(host.data(), h_init_.data(), cfg_.hidden_size);

@@ -46,7 +46,8 @@ struct TrmModel::Workspace {
   DeviceBuffer next_state, q_next;
 };
 
-TrmModel::TrmModel(const ModelConfig& cfg, Backend& backend) : cfg_(cfg), be_(backend) {
+TrmModel::TrmModel(const ModelConfig& cfg, Backend& backend, TrmModel* puzzle_table_owner)
+    : cfg_(cfg), be_(backend) {
   cfg_.validate();
   build_param_table();
   off_tok_ = info("embed_tokens.embedding_weight").offset;
@@ -59,7 +60,16 @@ TrmModel::TrmModel(const ModelConfig& cfg, Backend& backend) : cfg_(cfg), be_(ba
     layer_grads_.push_back(layer_weights(grads(), l));
   }
   const int D = cfg_.hidden_size;
-  puzzle_table_ = DeviceBuffer(be_, static_cast<std::int64_t>(cfg_.num_puzzle_identifiers) * cfg_.puzzle_emb_ndim);
+  const std::int64_t table_size = static_cast<std::int64_t>(cfg_.num_puzzle_identifiers) * cfg_.puzzle_emb_ndim;
+  if (puzzle_table_owner) {
+    if (puzzle_table_owner->puz_size_ != table_size || &puzzle_table_owner->be_ != &be_)
+      throw Error("TrmModel: the puzzle table to share has another shape or backend");
+    puz_ = puzzle_table_owner->puz_;
+  } else {
+    puzzle_table_ = DeviceBuffer(be_, table_size);
+    puz_ = puzzle_table_.data();
+  }
+  puz_size_ = table_size;
   h_init_ = DeviceBuffer(be_, D);
   l_init_ = DeviceBuffer(be_, D);
   if (cfg_.pos_encodings == PosEncoding::kRope) {
@@ -74,6 +84,7 @@ TrmModel::TrmModel(const ModelConfig& cfg, Backend& backend) : cfg_(cfg), be_(ba
 }
 
 TrmModel::~TrmModel() = default;
+
 
 TrmModel::LayerWeights TrmModel::layer_weights(float* base, int layer) const {
   const std::string p = block_prefix(layer);
@@ -282,7 +293,7 @@ void TrmModel::forward(const Batch& batch, float* zH, float* zL, bool with_grad)
                     std::to_string(cfg_.num_puzzle_identifiers) + ")");
       batch_ids_[b] = id;
     }
-    be_.gather_rows(puzzle_table_.data(), batch_ids_.data(), ws_->puz_rows.data(), B, nd);
+    be_.gather_rows(puz_, batch_ids_.data(), ws_->puz_rows.data(), B, nd);
   }
   const float* pos = cfg_.pos_encodings == PosEncoding::kLearned ? params() + off_pos_ : nullptr;
   float* x = ws_->x.data();
