@@ -36,14 +36,15 @@ TEST(Report, EntriesFileNamesTheBadLine) {
 
 TEST(Report, TableHasOneRowPerMethodAndDashesForMissingCells) {
   Report r;
-  r.add("TRM-MLP", 5028866, "sudoku", {87.25, "exact", 1000, 12.0, "a"});
-  r.add("HRM", 27000000, "sudoku", {55.0, "exact", 1000, 30.0, "b"});
-  r.add("TRM-MLP", 5028866, "maze", {1.5, "exact", 10, 3.0, "c"});
+  r.add("TRM-MLP", 5028866, "sudoku", {87.25, "exact", 1000, 12.0, "a", "data/s4"});
+  r.add("HRM", 27000000, "sudoku", {55.0, "exact", 1000, 30.0, "b", "d"});
+  r.add("TRM-MLP", 5028866, "maze", {1.5, "exact", 10, 3.0, "c", "m"});
   ASSERT_EQ(r.rows.size(), 2u);
   const std::string md = report_markdown(r, false);
   EXPECT_NE(md.find("| TRM-MLP | 5.0M | 87.2 (n=1000) | 1.5 (n=10) | – | – |"), std::string::npos) << md;
   EXPECT_NE(md.find("| HRM | 27.0M | 55.0 (n=1000) | – | – | – |"), std::string::npos) << md;
   EXPECT_EQ(md.find("(paper)"), std::string::npos);
+  EXPECT_NE(md.find("- TRM-MLP, Sudoku-Extreme: `a` on `data/s4`, 1000 examples, exact, 12.0 s"), std::string::npos) << md;
   const std::string with_paper = report_markdown(r, true);
   EXPECT_NE(with_paper.find("| TRM-Att (paper) | 74.7 | 85.3 | 44.6 | 7.8 |"), std::string::npos) << with_paper;
   const auto j = report_json(r, true);

@@ -28,6 +28,7 @@ struct ReportCell {
   std::int64_t n = 0;       // examples (puzzles for ARC) evaluated
   double seconds = 0;
   std::string checkpoint;
+  std::string data;         // the dataset evaluated (listed under the table)
 };
 
 struct Report {
@@ -40,8 +41,9 @@ struct Report {
   void add(const std::string& method, std::int64_t params, const std::string& benchmark, const ReportCell& cell);
 };
 
-// Markdown: the measured table (cells "87.4 (n=1000)"; "–" where not evaluated), then, when
-// with_paper, the paper's rows for the same methods and columns.
+// Markdown: the measured table (cells "87.4 (n=1000)"; "–" where not evaluated), a list of the
+// checkpoint and dataset behind every cell (a column names a benchmark, the list says what was
+// actually evaluated), then, when with_paper, the paper's rows.
 std::string report_markdown(const Report& r, bool with_paper);
 nlohmann::json report_json(const Report& r, bool with_paper);
 

@@ -23,6 +23,7 @@ ReportCell evaluate_entry(const ReportEntry& e, const EvalOptions& opt, std::int
   params = model->num_params();
   ReportCell cell;
   cell.checkpoint = e.checkpoint;
+  cell.data = e.data;
   if (e.benchmark == "sudoku" || e.benchmark == "maze") {
     const data::Dataset ds = data::read_split(e.data, "test");
     const EvalResult r = evaluate(*model, ds, opt);

@@ -111,6 +111,15 @@ std::string report_markdown(const Report& r, bool with_paper) {
     }
     s.append("\n");
   }
+  s.append("\nEvaluated:\n\n");
+  for (const auto& row : r.rows)
+    for (const auto& c : cols) {
+      auto it = row.cells.find(c);
+      if (it == row.cells.end()) continue;
+      s.append("- ").append(row.method).append(", ").append(benchmark_title(c)).append(": `").append(it->second.checkpoint);
+      s.append("` on `").append(it->second.data).append("`, ").append(std::to_string(it->second.n)).append(" examples, ");
+      s.append(it->second.metric).append(", ").append(fmt("%.1f", it->second.seconds)).append(" s\n");
+    }
   if (with_paper) {
     s.append("\nThe paper's numbers (Tables 4 and 5; full data and GPU budgets):\n\n| method |");
     for (const auto& c : cols) s.append(" ").append(benchmark_title(c)).append(" |");
@@ -132,7 +141,7 @@ nlohmann::json report_json(const Report& r, bool with_paper) {
   for (const auto& row : r.rows) {
     nlohmann::json cells = nlohmann::json::object();
     for (const auto& [b, c] : row.cells)
-      cells[b] = {{"percent", c.percent}, {"metric", c.metric}, {"n", c.n}, {"seconds", c.seconds}, {"checkpoint", c.checkpoint}};
+      cells[b] = {{"percent", c.percent}, {"metric", c.metric}, {"n", c.n}, {"seconds", c.seconds}, {"checkpoint", c.checkpoint}, {"data", c.data}};
     j["rows"].push_back({{"method", row.method}, {"params", row.params}, {"results", cells}});
   }
   if (with_paper) j["paper"] = paper_results();
