@@ -117,7 +117,8 @@ std::string report_markdown(const Report& r, bool with_paper) {
       auto it = row.cells.find(c);
       if (it == row.cells.end()) continue;
       s.append("- ").append(row.method).append(", ").append(benchmark_title(c)).append(": `").append(it->second.checkpoint);
-      s.append("` on `").append(it->second.data).append("`, ").append(std::to_string(it->second.n)).append(" examples, ");
+      s.append("` on `").append(it->second.data).append("`, ").append(std::to_string(it->second.n));
+      s.append(c[0] == 'a' ? " puzzles, " : " examples, ");
       s.append(it->second.metric).append(", ").append(fmt("%.1f", it->second.seconds)).append(" s\n");
     }
   if (with_paper) {
