@@ -1,7 +1,10 @@
 // Loading the PyTorch reference's fixtures (reference/make_fixtures.py) into a TrmModel, and
 // the error measure the parity tests use.
 #pragma once
+#include <gtest/gtest.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <cmath>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -10,6 +13,7 @@
 
 #include "trm/backend.h"
 #include "trm/model.h"
+#include "trm/optim.h"
 #include "trm/safetensors.h"
 
 namespace trm::testing {
@@ -58,6 +62,31 @@ inline std::vector<float> to_host(Backend& be, const float* p, std::int64_t n) {
   std::vector<float> v(static_cast<std::size_t>(n));
   be.to_host(p, v.data(), n);
   return v;
+}
+
+// One tensor against the fixture's: prints the error (tagged with the fixture's name) and
+// expects max_rel_err <= tol.
+inline void expect_close_to_fixture(const SafeTensorsFile& f, const std::string& tag, const std::string& what,
+                                    const std::vector<float>& ours, const std::string& ref_name, double tol) {
+  const auto ref = f.floats(ref_name);
+  ASSERT_EQ(ours.size(), ref.size()) << what;
+  const double err = max_rel_err(ours, ref);
+  std::printf("  [%s] %-55s max rel err %.2e\n", tag.c_str(), what.c_str(), err);
+  EXPECT_LE(err, tol) << what << " differs from the reference (" << ref_name << ")";
+}
+
+// After the fixture's optimizer steps: every parameter, its EMA and the puzzle table against the
+// fixture's "step3.*" tensors.
+inline void expect_state_after_three_steps(const SafeTensorsFile& f, const std::string& tag, TrmModel& model,
+                                           TrmOptimizer& opt, double tol) {
+  Backend& be = model.backend();
+  for (const auto& p : model.param_table()) {
+    expect_close_to_fixture(f, tag, "step3 " + p.name, to_host(be, model.params() + p.offset, p.numel), "step3." + p.name, tol);
+    expect_close_to_fixture(f, tag, "step3 ema " + p.name, to_host(be, opt.ema() + p.offset, p.numel),
+                            "step3.ema." + p.name, tol);
+  }
+  expect_close_to_fixture(f, tag, "step3 puzzle table", to_host(be, model.puzzle_table(), model.puzzle_table_size()),
+                          "step3.puzzle_emb.weights", tol);
 }
 
 }  // namespace trm::testing

@@ -21,6 +21,8 @@ namespace {
 using testing::fixture_path;
 using testing::max_rel_err;
 using testing::to_host;
+using testing::expect_close_to_fixture;
+using testing::expect_state_after_three_steps;
 
 constexpr double kTol = 1e-4;
 constexpr double kLossTol = 1e-6;
@@ -51,11 +53,7 @@ class Parity : public ::testing::TestWithParam<const char*> {
 
   void expect_close(const std::string& what, const std::vector<float>& ours, const std::string& ref_name,
                     double tol = kTol) {
-    const auto ref = file_->floats(ref_name);
-    ASSERT_EQ(ours.size(), ref.size()) << what;
-    const double err = max_rel_err(ours, ref);
-    std::printf("  [%s] %-55s max rel err %.2e\n", GetParam(), what.c_str(), err);
-    EXPECT_LE(err, tol) << what << " differs from the reference (" << ref_name << ")";
+    expect_close_to_fixture(*file_, GetParam(), what, ours, ref_name, tol);
   }
 
   std::unique_ptr<SafeTensorsFile> file_;
@@ -117,12 +115,7 @@ TEST_P(Parity, ThreeOptimizerStepsMatch) {
     model_->backward();
     opt.step();
   }
-  for (const auto& p : model_->param_table()) {
-    expect_close("step3 " + p.name, to_host(*be_, model_->params() + p.offset, p.numel), "step3." + p.name, kStepTol);
-    expect_close("step3 ema " + p.name, to_host(*be_, opt.ema() + p.offset, p.numel), "step3.ema." + p.name, kStepTol);
-  }
-  expect_close("step3 puzzle table", to_host(*be_, model_->puzzle_table(), model_->puzzle_table_size()),
-               "step3.puzzle_emb.weights", kStepTol);
+  expect_state_after_three_steps(*file_, GetParam(), *model_, opt, kStepTol);
 }
 
 // The T-1 rounds without gradient: running them alone (an inference forward with H_cycles - 1
