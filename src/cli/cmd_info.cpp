@@ -70,8 +70,13 @@ int demo(std::vector<std::string> args) {
   std::printf("trm demo: %s%s model, %lld trainable parameters (+%lld puzzle-embedding values)\n",
               cfg.arch == Arch::kHrm ? "HRM " : "", cfg.mlp_t ? "MLP-t" : "attention", static_cast<long long>(model.num_params()),
               static_cast<long long>(model.puzzle_table_size()));
-  std::printf("one supervision step (T=%d rounds of n=%d+1 net calls, %d layers) on a %d-token input: %.2f ms, %d threads\n",
-              cfg.H_cycles, cfg.L_cycles, cfg.L_layers, cfg.seq_len, ms, omp_get_max_threads());
+  if (cfg.arch == Arch::kHrm)
+    std::printf("one supervision step (H_cycles=%d x (L_cycles=%d calls of the %d-layer L net + 1 call of the %d-layer H net)) "
+                "on a %d-token input: %.2f ms, %d threads\n",
+                cfg.H_cycles, cfg.L_cycles, cfg.L_layers, cfg.H_layers, cfg.seq_len, ms, omp_get_max_threads());
+  else
+    std::printf("one supervision step (T=%d rounds of n=%d+1 net calls, %d layers) on a %d-token input: %.2f ms, %d threads\n",
+                cfg.H_cycles, cfg.L_cycles, cfg.L_layers, cfg.seq_len, ms, omp_get_max_threads());
   std::printf("q_halt logit %.4f (sigmoid %.4f: an untrained model does not halt)\n", q[0], 1 / (1 + std::exp(-q[0])));
   return 0;
 }
