@@ -89,4 +89,65 @@ inline void expect_state_after_three_steps(const SafeTensorsFile& f, const std::
                           "step3.puzzle_emb.weights", tol);
 }
 
+// One fixture loaded and ready for a differentiated step: its configs, a model with its weights,
+// its batch and its incoming carry. The TRM and HRM parity suites derive their test fixtures
+// from it.
+struct FixtureCase {
+  // Loads fixture `name` (tests/fixtures/<name>.safetensors); throws trm::Error on a bad file.
+  void open(const std::string& name) {
+    name_ = name;
+    file_ = std::make_unique<SafeTensorsFile>(SafeTensorsFile::read(fixture_path(name)));
+    fixture_configs(*file_, mcfg_, ocfg_);
+    be_ = make_cpu_backend();
+    model_ = std::make_unique<TrmModel>(mcfg_, *be_);
+    load_weights(*file_, *model_);
+    B_ = static_cast<int>(file_->entry("batch.inputs").shape[0]);
+    inputs_ = file_->ints("batch.inputs", {B_, mcfg_.seq_len});
+    labels_ = file_->ints("batch.labels", {B_, mcfg_.seq_len});
+    ids_ = file_->ints("batch.puzzle_identifiers", {B_});
+    model_->reserve(B_, true);
+    zH_ = load_state("carry.z_H");
+    zL_ = load_state("carry.z_L");
+  }
+
+  // A [B, L, D] state tensor of the fixture, in backend memory.
+  DeviceBuffer load_state(const std::string& tensor) {
+    const auto v = file_->floats(tensor, {B_, mcfg_.total_len(), mcfg_.hidden_size});
+    DeviceBuffer d(*be_, static_cast<std::int64_t>(v.size()));
+    be_->from_host(v.data(), d.data(), d.size());
+    return d;
+  }
+
+  Batch batch() const { return Batch{B_, inputs_.data(), labels_.data(), ids_.data()}; }
+
+  void expect_close(const std::string& what, const std::vector<float>& ours, const std::string& ref_name,
+                    double tol) const {
+    expect_close_to_fixture(*file_, name_, what, ours, ref_name, tol);
+  }
+
+  // After forward(with_grad) from the fixture's carry: logits, both q logits and the new carry.
+  void expect_forward_outputs(double tol) {
+    model_->forward(batch(), zH_.data(), zL_.data(), true);
+    const int S = mcfg_.seq_len, V = mcfg_.vocab_size;
+    expect_close("logits", to_host(*be_, model_->logits(), static_cast<std::int64_t>(B_) * S * V), "out.logits", tol);
+    const auto q = to_host(*be_, model_->q(), B_ * 2);
+    std::vector<float> q_halt(static_cast<std::size_t>(B_)), q_cont(static_cast<std::size_t>(B_));
+    for (int b = 0; b < B_; ++b) q_halt[b] = q[2 * b], q_cont[b] = q[2 * b + 1];
+    expect_close("q_halt", q_halt, "out.q_halt", tol);
+    expect_close("q_continue", q_cont, "out.q_continue", tol);
+    expect_close("new carry z_H", to_host(*be_, zH_.data(), zH_.size()), "out.z_H", tol);
+    expect_close("new carry z_L", to_host(*be_, zL_.data(), zL_.size()), "out.z_L", tol);
+  }
+
+  std::string name_;
+  std::unique_ptr<SafeTensorsFile> file_;
+  ModelConfig mcfg_;
+  OptimConfig ocfg_;
+  std::unique_ptr<Backend> be_;
+  std::unique_ptr<TrmModel> model_;
+  int B_ = 0;
+  std::vector<std::int32_t> inputs_, labels_, ids_;
+  DeviceBuffer zH_, zL_;
+};
+
 }  // namespace trm::testing

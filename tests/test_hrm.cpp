@@ -34,33 +34,13 @@ constexpr double kTol = 1e-4;
 constexpr double kLossTol = 1e-6;
 constexpr double kStepTol = 1e-4;
 
-class HrmParity : public ::testing::Test {
+class HrmParity : public ::testing::Test, public testing::FixtureCase {
  protected:
   void SetUp() override {
-    file_ = std::make_unique<SafeTensorsFile>(SafeTensorsFile::read(fixture_path("hrm_att")));
-    testing::fixture_configs(*file_, mcfg_, ocfg_);
+    open("hrm_att");
     ASSERT_EQ(mcfg_.arch, Arch::kHrm);
-    be_ = make_cpu_backend();
-    model_ = std::make_unique<TrmModel>(mcfg_, *be_);
-    testing::load_weights(*file_, *model_);
-    B_ = static_cast<int>(file_->entry("batch.inputs").shape[0]);
-    inputs_ = file_->ints("batch.inputs", {B_, mcfg_.seq_len});
-    labels_ = file_->ints("batch.labels", {B_, mcfg_.seq_len});
-    ids_ = file_->ints("batch.puzzle_identifiers", {B_});
     steps0_ = file_->ints("batch.steps", {B_});
-    model_->reserve(B_, true);
-    zH_ = load_state("carry.z_H");
-    zL_ = load_state("carry.z_L");
   }
-
-  DeviceBuffer load_state(const std::string& name) {
-    const auto v = file_->floats(name, {B_, mcfg_.total_len(), mcfg_.hidden_size});
-    DeviceBuffer d(*be_, static_cast<std::int64_t>(v.size()));
-    be_->from_host(v.data(), d.data(), d.size());
-    return d;
-  }
-
-  Batch batch() const { return Batch{B_, inputs_.data(), labels_.data(), ids_.data()}; }
 
   // forward + bootstrap pass + loss, as the trainer does it; `extra_steps` is added to the
   // fixture's per-slot step counts (the reference advances them by one per optimizer step).
@@ -77,18 +57,11 @@ class HrmParity : public ::testing::Test {
   }
 
   void expect_close(const std::string& what, const std::vector<float>& ours, const std::string& ref_name,
-                    double tol = kTol) {
-    expect_close_to_fixture(*file_, "hrm_att", what, ours, ref_name, tol);
+                    double tol = kTol) const {
+    FixtureCase::expect_close(what, ours, ref_name, tol);
   }
 
-  std::unique_ptr<SafeTensorsFile> file_;
-  ModelConfig mcfg_;
-  OptimConfig ocfg_;
-  std::unique_ptr<Backend> be_;
-  std::unique_ptr<TrmModel> model_;
-  int B_ = 0;
-  std::vector<std::int32_t> inputs_, labels_, ids_, steps0_;
-  DeviceBuffer zH_, zL_;
+  std::vector<std::int32_t> steps0_;
   std::vector<double> target_;
   std::vector<float> next_q_;
 };
@@ -100,18 +73,7 @@ TEST_F(HrmParity, ParameterTableHasTwoNetworks) {
   EXPECT_EQ(mcfg_.prefix_len(), 1);  // HRM's ceil(ndim / hidden) prefix
 }
 
-TEST_F(HrmParity, ForwardOutputsAndCarry) {
-  model_->forward(batch(), zH_.data(), zL_.data(), true);
-  const int S = mcfg_.seq_len, V = mcfg_.vocab_size;
-  expect_close("logits", to_host(*be_, model_->logits(), static_cast<std::int64_t>(B_) * S * V), "out.logits");
-  const auto q = to_host(*be_, model_->q(), B_ * 2);
-  std::vector<float> q_halt(B_), q_cont(B_);
-  for (int b = 0; b < B_; ++b) q_halt[b] = q[2 * b], q_cont[b] = q[2 * b + 1];
-  expect_close("q_halt", q_halt, "out.q_halt");
-  expect_close("q_continue", q_cont, "out.q_continue");
-  expect_close("new carry z_H", to_host(*be_, zH_.data(), zH_.size()), "out.z_H");
-  expect_close("new carry z_L", to_host(*be_, zL_.data(), zL_.size()), "out.z_L");
-}
+TEST_F(HrmParity, ForwardOutputsAndCarry) { expect_forward_outputs(kTol); }
 
 // The no-grad path (inference workspace, every call in scratch slots) and the recorded path give
 // the same new carry and outputs.

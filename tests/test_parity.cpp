@@ -28,56 +28,16 @@ constexpr double kTol = 1e-4;
 constexpr double kLossTol = 1e-6;
 constexpr double kStepTol = 1e-4;
 
-class Parity : public ::testing::TestWithParam<const char*> {
+class Parity : public ::testing::TestWithParam<const char*>, public testing::FixtureCase {
  protected:
-  void SetUp() override {
-    file_ = std::make_unique<SafeTensorsFile>(SafeTensorsFile::read(fixture_path(GetParam())));
-    testing::fixture_configs(*file_, mcfg_, ocfg_);
-    be_ = make_cpu_backend();
-    model_ = std::make_unique<TrmModel>(mcfg_, *be_);
-    testing::load_weights(*file_, *model_);
-    B_ = static_cast<int>(file_->entry("batch.inputs").shape[0]);
-    inputs_ = file_->ints("batch.inputs", {B_, mcfg_.seq_len});
-    labels_ = file_->ints("batch.labels", {B_, mcfg_.seq_len});
-    ids_ = file_->ints("batch.puzzle_identifiers", {B_});
-    model_->reserve(B_, true);
-    const std::vector<std::int64_t> state_shape{B_, mcfg_.total_len(), mcfg_.hidden_size};
-    const auto zh = file_->floats("carry.z_H", state_shape), zl = file_->floats("carry.z_L", state_shape);
-    zH_ = DeviceBuffer(*be_, static_cast<std::int64_t>(zh.size()));
-    zL_ = DeviceBuffer(*be_, static_cast<std::int64_t>(zl.size()));
-    be_->from_host(zh.data(), zH_.data(), zH_.size());
-    be_->from_host(zl.data(), zL_.data(), zL_.size());
-  }
-
-  Batch batch() const { return Batch{B_, inputs_.data(), labels_.data(), ids_.data()}; }
-
+  void SetUp() override { open(GetParam()); }
   void expect_close(const std::string& what, const std::vector<float>& ours, const std::string& ref_name,
-                    double tol = kTol) {
-    expect_close_to_fixture(*file_, GetParam(), what, ours, ref_name, tol);
+                    double tol = kTol) const {
+    FixtureCase::expect_close(what, ours, ref_name, tol);
   }
-
-  std::unique_ptr<SafeTensorsFile> file_;
-  ModelConfig mcfg_;
-  OptimConfig ocfg_;
-  std::unique_ptr<Backend> be_;
-  std::unique_ptr<TrmModel> model_;
-  int B_ = 0;
-  std::vector<std::int32_t> inputs_, labels_, ids_;
-  DeviceBuffer zH_, zL_;
 };
 
-TEST_P(Parity, ForwardOutputsAndCarry) {
-  model_->forward(batch(), zH_.data(), zL_.data(), true);
-  const int S = mcfg_.seq_len, V = mcfg_.vocab_size;
-  expect_close("logits", to_host(*be_, model_->logits(), static_cast<std::int64_t>(B_) * S * V), "out.logits");
-  const auto q = to_host(*be_, model_->q(), B_ * 2);
-  std::vector<float> q_halt(B_), q_cont(B_);
-  for (int b = 0; b < B_; ++b) q_halt[b] = q[2 * b], q_cont[b] = q[2 * b + 1];
-  expect_close("q_halt", q_halt, "out.q_halt");
-  expect_close("q_continue", q_cont, "out.q_continue");
-  expect_close("new carry z_H", to_host(*be_, zH_.data(), zH_.size()), "out.z_H");
-  expect_close("new carry z_L", to_host(*be_, zL_.data(), zL_.size()), "out.z_L");
-}
+TEST_P(Parity, ForwardOutputsAndCarry) { expect_forward_outputs(kTol); }
 
 TEST_P(Parity, LossMatches) {
   model_->forward(batch(), zH_.data(), zL_.data(), true);
