@@ -19,6 +19,7 @@
 #include "trm/data/sudoku.h"
 #include "trm/presets.h"
 #include "trm/train.h"
+#include "learning_util.h"
 #include "temp_dir.h"
 
 namespace trm {
@@ -27,7 +28,6 @@ namespace {
 using testing::fixture_path;
 using testing::max_rel_err;
 using testing::to_host;
-using testing::expect_close_to_fixture;
 using testing::expect_state_after_three_steps;
 
 constexpr double kTol = 1e-4;
@@ -326,26 +326,12 @@ TEST(HrmCheckpoint, ResumeIsBitIdenticalAndFinalLoadsAsHrm) {
 // 60 s (155 s under heavier load), held-out exact 0.330, cell 0.911 (the same run via the CLI
 // with more evaluations: 0.18 at step 312, 0.385 at 600). An untrained model scores 0 exact. Sanitizer and Debug builds run a short version without the check.
 
-#if defined(__SANITIZE_ADDRESS__) || !defined(NDEBUG)
-constexpr bool kOptimizedBuild = false;
-#else
-constexpr bool kOptimizedBuild = true;
-#endif
+using test_util::kOptimizedBuild;
 
 TEST(HrmLearning, TinyHrmSolvesHeldOut4x4Sudoku) {
   const std::int64_t steps = kOptimizedBuild ? 500 : 4;
   test_util::TempDir tmp;
-  data::SudokuGenerateOptions g;
-  g.puzzle.n = 4;
-  g.puzzle.target_clues = 10;
-  g.num_train = kOptimizedBuild ? 1000 : 50;
-  g.num_test = kOptimizedBuild ? 200 : 10;
-  g.seed = 1;
-  data::generate_sudoku_dataset(tmp / "data", g);
-
   TrainOptions o;
-  o.data_dir = tmp / "data";
-  o.out_dir = tmp / "run";
   o.model = find_preset("tiny-sudoku-hrm").model;
   o.optim = find_preset("tiny-sudoku-hrm").optim;
   o.model.hidden_size = 32;
@@ -357,16 +343,13 @@ TEST(HrmLearning, TinyHrmSolvesHeldOut4x4Sudoku) {
   o.global_batch = kOptimizedBuild ? 64 : 8;
   o.max_steps = steps;
   o.eval_interval = 1000;  // only at the end
-  o.eval.max_examples = g.num_test;
-  o.progress = false;
   o.seed = 0;
-  const auto t0 = std::chrono::steady_clock::now();
-  const TrainSummary s = train(o);
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const auto run = test_util::learn_generated_4x4_sudoku(tmp, 10, kOptimizedBuild ? 1000 : 50, kOptimizedBuild ? 200 : 10, o);
+  const TrainSummary& s = run.summary;
   ASSERT_TRUE(s.evaluated);
   EXPECT_EQ(s.steps, steps);
   std::printf("hrm learning: %lld steps in %.1fs, held-out exact %.3f, cell %.3f\n", static_cast<long long>(s.steps),
-              secs, s.last_eval.exact_accuracy, s.last_eval.cell_accuracy);
+              run.seconds, s.last_eval.exact_accuracy, s.last_eval.cell_accuracy);
   if (kOptimizedBuild) {
     EXPECT_GE(s.last_eval.exact_accuracy, 0.1);
     EXPECT_GE(s.last_eval.cell_accuracy, 0.85);

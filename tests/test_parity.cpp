@@ -21,7 +21,6 @@ namespace {
 using testing::fixture_path;
 using testing::max_rel_err;
 using testing::to_host;
-using testing::expect_close_to_fixture;
 using testing::expect_state_after_three_steps;
 
 constexpr double kTol = 1e-4;

@@ -25,6 +25,7 @@
 #include "trm/data/sudoku.h"
 #include "trm/eval.h"
 #include "trm/model.h"
+#include "learning_util.h"
 #include "temp_dir.h"
 #include "trm/optim.h"
 #include "trm/safetensors.h"
@@ -627,11 +628,7 @@ TEST(ResumeTwoThreads, ResumeIsBitExactWithTwoOpenMPThreads) {
 // ---------------------------------------------------------------------------------------------
 // 3. A small model learns 4x4 Sudoku
 
-#if defined(__SANITIZE_ADDRESS__) || !defined(NDEBUG)
-constexpr bool kOptimizedBuild = false;
-#else
-constexpr bool kOptimizedBuild = true;
-#endif
+using test_util::kOptimizedBuild;
 
 // Minimal 4x4 puzzles (clues removed while the solution stays unique until none can go), a
 // TRM-MLP of hidden size 32, 150 steps of 64 examples (~10 epochs of 1000 puzzles), evaluated
@@ -644,17 +641,7 @@ constexpr bool kOptimizedBuild = true;
 TEST(Learning, TinyModelSolvesHeldOut4x4Sudoku) {
   const std::int64_t steps = kOptimizedBuild ? 150 : 6;
   TempDir tmp;
-  data::SudokuGenerateOptions g;
-  g.puzzle.n = 4;
-  g.puzzle.target_clues = 0;  // minimal puzzles
-  g.num_train = kOptimizedBuild ? 1000 : 100;
-  g.num_test = kOptimizedBuild ? 200 : 20;
-  g.seed = 1;
-  data::generate_sudoku_dataset(tmp / "data", g);
-
   TrainOptions o;
-  o.data_dir = tmp / "data";
-  o.out_dir = tmp / "run";
   o.model.mlp_t = true;
   o.model.pos_encodings = PosEncoding::kNone;
   o.model.hidden_size = 32;
@@ -671,18 +658,16 @@ TEST(Learning, TinyModelSolvesHeldOut4x4Sudoku) {
   o.global_batch = kOptimizedBuild ? 64 : 16;
   o.max_steps = steps;
   o.eval_interval = 100;  // epochs: every int(100 * 1000 / 64) steps, i.e. only at the end
-  o.eval.max_examples = g.num_test;
-  o.progress = false;
   o.seed = 0;
-  const auto t0 = std::chrono::steady_clock::now();
-  const TrainSummary s = train(o);
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  // Minimal puzzles (clue count 0).
+  const auto run = test_util::learn_generated_4x4_sudoku(tmp, 0, kOptimizedBuild ? 1000 : 100, kOptimizedBuild ? 200 : 20, o);
+  const TrainSummary& s = run.summary;
   ASSERT_TRUE(s.evaluated);
   EXPECT_EQ(s.steps, steps);
-  EXPECT_EQ(s.last_eval.n, g.num_test);
+  EXPECT_EQ(s.last_eval.n, run.num_test);
   EXPECT_EQ(s.last_eval.avg_steps, 4.0);
   std::printf("learning: %lld steps in %.1fs, held-out exact %.3f, cell %.3f (EMA weights, 4 steps per example)\n",
-              static_cast<long long>(s.steps), secs, s.last_eval.exact_accuracy, s.last_eval.cell_accuracy);
+              static_cast<long long>(s.steps), run.seconds, s.last_eval.exact_accuracy, s.last_eval.cell_accuracy);
   if (kOptimizedBuild) {
     EXPECT_GE(s.last_eval.exact_accuracy, 0.5);
     EXPECT_GE(s.last_eval.cell_accuracy, 0.8);
