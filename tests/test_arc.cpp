@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "expect_error.h"
 #include "temp_dir.h"
 #include "trm/arc_eval.h"
 #include "trm/arc_solve.h"
@@ -43,16 +44,7 @@ ArcGrid grid(std::vector<std::vector<int>> rows) {
   return g;
 }
 
-// Expects `f` to throw trm::Error whose message contains every string of `parts`.
-template <class F>
-void expect_error(F f, std::initializer_list<std::string> parts) {
-  try {
-    f();
-    ADD_FAILURE() << "no trm::Error thrown";
-  } catch (const Error& e) {
-    for (const auto& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what() << " lacks " << p;
-  }
-}
+using test_util::expect_error;
 
 // Two training tasks and two evaluation tasks in the combined layout. Each uses several colours so
 // that augmentations are plentiful; the evaluation solutions are unique grids (colour 7 columns)

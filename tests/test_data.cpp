@@ -15,6 +15,7 @@
 #include <set>
 #include <sstream>
 
+#include "expect_error.h"
 #include "temp_dir.h"
 #include "trm/config.h"
 #include "trm/data.h"
@@ -46,16 +47,7 @@ void write_file(const std::string& path, const std::string& bytes) {
   f << bytes;
 }
 
-// Runs fn, expecting trm::Error whose message contains every needle.
-void expect_error(const std::function<void()>& fn, const std::vector<std::string>& needles) {
-  try {
-    fn();
-    ADD_FAILURE() << "no trm::Error thrown; expected one mentioning " << needles.front();
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    for (const auto& n : needles) EXPECT_NE(msg.find(n), std::string::npos) << "message: " << msg << "\nmissing: " << n;
-  }
-}
+using test_util::expect_error;
 
 std::string npy_bytes(const std::string& dict, const std::string& data, int major = 1) {
   std::string h = dict;

@@ -3,6 +3,7 @@
 
 #include <fstream>
 
+#include "expect_error.h"
 #include "temp_dir.h"
 #include "trm/config.h"
 #include "trm/report.h"
@@ -24,12 +25,7 @@ TEST(Report, EntriesFileNamesTheBadLine) {
   test_util::TempDir dir;
   const std::string path = dir / "entries.txt";
   std::ofstream(path) << "# method,benchmark,checkpoint,data\nHRM,maze,a,b\n\nTRM,arc3,c,d\n";
-  try {
-    read_report_entries(path);
-    FAIL() << "expected an error";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("entries.txt:4"), std::string::npos) << e.what();
-  }
+  test_util::expect_error([&] { read_report_entries(path); }, {"entries.txt:4"});
   std::ofstream(path) << "# only a comment\n";
   EXPECT_THROW(read_report_entries(path), Error);
 }

@@ -26,6 +26,7 @@
 #include "trm/eval.h"
 #include "trm/model.h"
 #include "learning_util.h"
+#include "expect_error.h"
 #include "temp_dir.h"
 #include "trm/optim.h"
 #include "trm/safetensors.h"
@@ -40,6 +41,7 @@ namespace fs = std::filesystem;
 // Helpers
 
 using TempDir = trm::test_util::TempDir;
+using trm::test_util::expect_error;
 
 // 4x4 Sudoku sizes: vocab 6, 16 cells.
 ModelConfig tiny_model() {
@@ -565,33 +567,17 @@ TEST_F(ResumeRuns, RefusesAnotherGlobalBatchOrModelConfig) {
     TrainOptions o = resume_options(out);
     o.global_batch = 8;
     o.micro_batch = 8;
-    try {
-      train(o);
-      FAIL() << "resumed with another global_batch";
-    } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find("global_batch"), std::string::npos) << e.what();
-      EXPECT_NE(std::string(e.what()).find("checkpoint.safetensors"), std::string::npos) << e.what();
-    }
+    expect_error([&] { train(o); }, {"global_batch", "checkpoint.safetensors"});  // resumed with another batch
   }
   {
     TrainOptions o = resume_options(out);
     o.micro_batch = 6;
-    try {
-      train(o);
-      FAIL() << "accepted a micro_batch that does not divide global_batch";
-    } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find("not a multiple"), std::string::npos) << e.what();
-    }
+    expect_error([&] { train(o); }, {"not a multiple"});  // micro_batch must divide global_batch
   }
   {
     TrainOptions o = resume_options(out);
     o.model.hidden_size = 64;
-    try {
-      train(o);
-      FAIL() << "resumed with another model config";
-    } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find("another model config"), std::string::npos) << e.what();
-    }
+    expect_error([&] { train(o); }, {"another model config"});
   }
   {
     // resume = false starts over instead of refusing.
@@ -822,18 +808,8 @@ TEST(Evaluate, MaxExamplesTakesTheFirstRows) {
 TEST(Evaluate, RejectsASplitWithAnotherSeqLen) {
   EvalFixture f;
   const data::Dataset ds = f.split({}, 9);
-  try {
-    evaluate(*f.model, ds, EvalOptions{});
-    FAIL() << "evaluated a split of seq_len 9 with a model of seq_len 16";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("seq_len"), std::string::npos) << e.what();
-  }
-  try {
-    evaluate(*f.model, f.split({}, 16, 7), EvalOptions{});
-    FAIL() << "evaluated a split of vocab_size 7 with a model of vocab_size 6";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("vocab_size"), std::string::npos) << e.what();
-  }
+  expect_error([&] { evaluate(*f.model, ds, EvalOptions{}); }, {"seq_len"});  // split seq_len 9, model 16
+  expect_error([&] { evaluate(*f.model, f.split({}, 16, 7), EvalOptions{}); }, {"vocab_size"});  // 7 vs 6
   EXPECT_EQ(halting_from_string("adaptive"), Halting::kAdaptive);
   EXPECT_EQ(halting_from_string("reference"), Halting::kReference);
   EXPECT_THROW(halting_from_string("sometimes"), Error);
@@ -966,13 +942,7 @@ TEST(Checkpoint, RoundTripRestoresWeightsEmaOptimizerAndCarry) {
   ex.load_model(m, true);  // falls back to the only weights there are
   EXPECT_TRUE(same_bits(host(*be, m.params(), n), host(*be, ref.model.params(), n)));
   TrainState c(*be, 5);
-  try {
-    ex.load_train_state(c.model, c.opt, c.carry);
-    FAIL() << "loaded a training state from an export";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("optimizer state"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find(exp), std::string::npos) << e.what();
-  }
+  expect_error([&] { ex.load_train_state(c.model, c.opt, c.carry); }, {"optimizer state", exp});  // an export
 }
 
 template <class F>
