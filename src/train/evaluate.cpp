@@ -72,6 +72,7 @@ EvalResult evaluate(TrmModel& model, const data::Dataset& split, const EvalOptio
   std::vector<std::uint8_t> exact_at_stop(static_cast<std::size_t>(B));
   std::vector<std::int32_t> correct_at_stop(static_cast<std::size_t>(B)), valid(static_cast<std::size_t>(B));
   std::vector<float> q_at_stop(static_cast<std::size_t>(B));
+  LossResult lr;  // reused by every step
   EvalResult r;
   r.halting = opt.halting;
   r.exact_by_step.assign(static_cast<std::size_t>(T), 0.0);
@@ -85,7 +86,7 @@ EvalResult evaluate(TrmModel& model, const data::Dataset& split, const EvalOptio
     int running = n, last = 0;
     for (int s = 1; s <= T && running > 0; ++s) {
       model.forward(batch, zH.data(), zL.data(), false);
-      const LossResult lr = model.loss(batch, 1, false);
+      model.loss(batch, 1, false, lr);
       be.to_host(model.q(), q.data(), 2 * n);
       for (int b = 0; b < n; ++b) {
         if (stop_step[b]) continue;  // a stopped example keeps the answer it stopped with

@@ -181,6 +181,7 @@ TrainSummary train(const TrainOptions& opt) {
   std::vector<double> q_target(bootstrap ? static_cast<std::size_t>(micro) : 0);
   DeviceBuffer row_grads(*be, std::max<std::int64_t>(1, static_cast<std::int64_t>(B) * nd));
   StepMetrics window;
+  LossResult lr;  // reused by every micro-batch: the step allocates nothing
   std::int64_t window_steps = 0;
   TrainSummary summary;
   const std::int64_t first_step = step;
@@ -210,7 +211,7 @@ TrainSummary train(const TrainOptions& opt) {
         model.next_q(carry.z_H(begin), carry.z_L(begin), q_next.data());
         q_continue_targets(q_next.data(), carry.steps().data() + begin, micro, mc.halt_max_steps, q_target.data());
       }
-      const LossResult lr = model.loss(mb, B, true, bootstrap ? q_target.data() : nullptr);
+      model.loss(mb, B, true, lr, bootstrap ? q_target.data() : nullptr);
       model.backward();
       if (nd > 0) be->copy(model.puzzle_row_grads(), row_grads.data() + static_cast<std::int64_t>(begin) * nd, static_cast<std::int64_t>(micro) * nd);
       be->to_host(model.q(), q_all.data() + 2 * begin, 2 * micro);
