@@ -1,6 +1,7 @@
 // The benchmark's analytic FLOP count and its report (the timings themselves are not tested).
 #include <gtest/gtest.h>
 
+#include "backend_util.h"
 #include "trm/bench.h"
 #include "trm/presets.h"
 
@@ -57,7 +58,7 @@ TEST(Bench, ReportHasEveryFigure) {
   o.measure_sgemm = false;
   for (bool training : {true, false}) {
     o.training = training;
-    const auto j = run_bench(o);
+    const auto j = run_bench(o, test_util::cpu_backend());
     for (const char* k : {"ms_per_step", "supervision_steps_per_s", "samples_per_s", "gflops", "peak_rss_mib"})
       EXPECT_GT(j.at(k).get<double>(), 0) << k;
     EXPECT_EQ(j.at("mode"), training ? "train" : "infer");
@@ -66,7 +67,7 @@ TEST(Bench, ReportHasEveryFigure) {
     EXPECT_NEAR(ratio, training ? 1.0 : 2.0, 1e-9);
   }
   o.batch = 0;
-  EXPECT_THROW(run_bench(o), Error);
+  EXPECT_THROW(run_bench(o, test_util::cpu_backend()), Error);
 }
 
 }  // namespace trm

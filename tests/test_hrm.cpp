@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "backend_util.h"
 #include "fixture_util.h"
 #include "trm/act.h"
 #include "trm/checkpoint.h"
@@ -298,11 +299,11 @@ TEST(HrmCheckpoint, ResumeIsBitIdenticalAndFinalLoadsAsHrm) {
     o.progress = false;
     return o;
   };
-  ASSERT_EQ(train(options(tmp / "full")).steps, 6);
+  ASSERT_EQ(train(options(tmp / "full"), test_util::cpu_backend()).steps, 6);
   TrainOptions part = options(tmp / "parts");
   part.stop_after = 3;
-  ASSERT_EQ(train(part).steps, 3);
-  ASSERT_EQ(train(options(tmp / "parts")).steps, 6);
+  ASSERT_EQ(train(part, test_util::cpu_backend()).steps, 3);
+  ASSERT_EQ(train(options(tmp / "parts"), test_util::cpu_backend()).steps, 6);
   const auto a = SafeTensorsFile::read(tmp / "full/checkpoint.safetensors");
   const auto b = SafeTensorsFile::read(tmp / "parts/checkpoint.safetensors");
   auto be = make_cpu_backend();

@@ -28,9 +28,13 @@
 
 #include "kernels/fast_math.h"
 #include "kernels/kernels.h"
+#include "model/host_math.h"
 
 namespace trm::kernels {
 namespace {
+
+using host::bce_with_logits;  // host-side model arithmetic, checked here beside the kernels
+using host::rope_tables;
 
 using Vec = std::vector<double>;
 using I32 = std::vector<std::int32_t>;

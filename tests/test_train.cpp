@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "backend_util.h"
 #include "trm/act.h"
 #include "trm/backend.h"
 #include "trm/checkpoint.h"
@@ -430,7 +431,7 @@ void expect_resume_matches(const std::string& full, const std::string& out, Opti
   for (std::int64_t p : pieces) {
     TrainOptions o = options(out);
     o.stop_after = p;
-    const TrainSummary s = train(o);
+    const TrainSummary s = train(o, test_util::cpu_backend());
     done += p;
     ASSERT_EQ(s.steps, done);
     ASSERT_TRUE(fs::exists(out + "/checkpoint.safetensors"));
@@ -438,7 +439,7 @@ void expect_resume_matches(const std::string& full, const std::string& out, Opti
     const Checkpoint ck = Checkpoint::read(out + "/checkpoint.safetensors");
     EXPECT_EQ(ck.contents().state.at("step").get<std::int64_t>(), done);
   }
-  const TrainSummary s = train(options(out));
+  const TrainSummary s = train(options(out), test_util::cpu_backend());
   ASSERT_EQ(s.steps, total);
   EXPECT_EQ(compare_tensors(full + "/final.safetensors", out + "/final.safetensors"), "");
   EXPECT_EQ(compare_tensors(full + "/checkpoint.safetensors", out + "/checkpoint.safetensors"), "");
@@ -471,7 +472,7 @@ struct ResumeRuns : ::testing::Test {
   static void SetUpTestSuite() {
     tmp = new TempDir();
     try {
-      const TrainSummary s = train(resume_options(*tmp / "full"));
+      const TrainSummary s = train(resume_options(*tmp / "full"), test_util::cpu_backend());
       if (s.steps != 20 || !s.evaluated)
         setup_error = "the uninterrupted run did " + std::to_string(s.steps) + " steps, evaluated " + std::to_string(s.evaluated);
     } catch (const std::exception& e) {
@@ -528,7 +529,7 @@ TEST_F(ResumeRuns, MicroBatchesEqualTheFullBatch) {
   const std::string out = *tmp / "nosplit";
   TrainOptions o = resume_options(out);
   o.micro_batch = 0;  // the whole global batch in one piece
-  train(o);
+  train(o, test_util::cpu_backend());
   const auto a = train_lines(full()), b = train_lines(out);
   ASSERT_EQ(b.size(), a.size());
   double worst = 0;
@@ -561,23 +562,23 @@ TEST_F(ResumeRuns, RefusesAnotherGlobalBatchOrModelConfig) {
   {
     TrainOptions o = resume_options(out);
     o.stop_after = 3;
-    train(o);
+    train(o, test_util::cpu_backend());
   }
   {
     TrainOptions o = resume_options(out);
     o.global_batch = 8;
     o.micro_batch = 8;
-    expect_error([&] { train(o); }, {"global_batch", "checkpoint.safetensors"});  // resumed with another batch
+    expect_error([&] { train(o, test_util::cpu_backend()); }, {"global_batch", "checkpoint.safetensors"});  // resumed with another batch
   }
   {
     TrainOptions o = resume_options(out);
     o.micro_batch = 6;
-    expect_error([&] { train(o); }, {"not a multiple"});  // micro_batch must divide global_batch
+    expect_error([&] { train(o, test_util::cpu_backend()); }, {"not a multiple"});  // micro_batch must divide global_batch
   }
   {
     TrainOptions o = resume_options(out);
     o.model.hidden_size = 64;
-    expect_error([&] { train(o); }, {"another model config"});
+    expect_error([&] { train(o, test_util::cpu_backend()); }, {"another model config"});
   }
   {
     // resume = false starts over instead of refusing.
@@ -585,7 +586,7 @@ TEST_F(ResumeRuns, RefusesAnotherGlobalBatchOrModelConfig) {
     o.model.hidden_size = 64;
     o.resume = false;
     o.stop_after = 1;
-    EXPECT_EQ(train(o).steps, 1);
+    EXPECT_EQ(train(o, test_util::cpu_backend()).steps, 1);
     EXPECT_EQ(Checkpoint::read(out + "/checkpoint.safetensors").model_config().hidden_size, 64);
   }
 }
@@ -605,7 +606,7 @@ TrainOptions short_resume_options(const std::string& out_dir) {
 TEST(ResumeTwoThreads, ResumeIsBitExactWithTwoOpenMPThreads) {
   omp_set_num_threads(2);
   TempDir tmp;
-  ASSERT_EQ(train(short_resume_options(tmp / "full")).steps, 4);
+  ASSERT_EQ(train(short_resume_options(tmp / "full"), test_util::cpu_backend()).steps, 4);
   expect_resume_matches(tmp / "full", tmp / "pieces", short_resume_options, {3});
   EXPECT_EQ(eval_lines(tmp / "full").size(), 2u);
   omp_set_num_threads(1);

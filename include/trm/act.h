@@ -21,12 +21,6 @@ inline bool halt_signal(const ModelConfig& c, const float* q) {
   return c.act_continue() ? q[0] > q[1] : q[0] > 0.0f;
 }
 
-// HRM's bootstrapped Q-continue target for n slots, from the q logits [n, 2] of the extra no-grad
-// forward (TrmModel::next_q): sigmoid(is_last ? next_q_halt : max(next_q_halt, next_q_continue)),
-// is_last = steps_before + 1 >= halt_max_steps, steps_before = the slot's steps before this call.
-void q_continue_targets(const float* next_q, const std::int32_t* steps_before, int n, int halt_max_steps,
-                        double* target);
-
 class ActCarry {
  public:
   ActCarry(TrmModel& model, int batch);

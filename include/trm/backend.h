@@ -7,12 +7,14 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace trm {
 
 class Backend {
  public:
   virtual ~Backend() = default;
+  // The registry name ("cpu", "cuda"): shown in banners and in `trm bench` output.
   virtual std::string name() const = 0;
 
   // ---- memory (zero-initialized, aligned) ----
@@ -22,6 +24,12 @@ class Backend {
   virtual void from_host(const float* host_src, float* dst, std::int64_t n) = 0;
   virtual void copy(const float* src, float* dst, std::int64_t n) = 0;
   virtual void fill(float* p, float value, std::int64_t n) = 0;
+  // For every group g < groups with group_mask == null or group_mask[g] != 0 (a host array),
+  // each of the rows_per_group rows of dst that group g owns (starting at row g * rows_per_group)
+  // becomes `row` [width]. One call restarts every position of the chosen ACT slots from
+  // H_init / L_init (instead of one copy per row).
+  virtual void broadcast_rows(const float* row, float* dst, const std::uint8_t* group_mask, int groups,
+                              std::int64_t rows_per_group, int width) = 0;
   // True when the host may read and write this backend's memory directly (the CPU backend), so
   // big tensors can be saved and loaded without a staging copy.
   virtual bool host_accessible() const { return false; }
@@ -33,6 +41,14 @@ class Backend {
   // dx (= or +=) dy W; dW += dy^T x. Either output may be null.
   virtual void linear_bwd(const float* x, int ldx, const float* W, const float* dy, int lddy, float* dx,
                           int lddx, float* dW, int rows, int in, int out, bool accumulate_dx) = 0;
+  // The same layer on `batch` row blocks that start x_stride / y_stride floats apart: one call for
+  // the logits head, which reads the answer rows of every sample and skips the puzzle prefix.
+  virtual void linear_fwd_batched(const float* x, int ldx, std::int64_t x_stride, const float* W, float* y,
+                                  int ldy, std::int64_t y_stride, int batch, int rows, int in, int out) = 0;
+  virtual void linear_bwd_batched(const float* x, int ldx, std::int64_t x_stride, const float* W,
+                                  const float* dy, int lddy, std::int64_t dy_stride, float* dx, int lddx,
+                                  std::int64_t dx_stride, float* dW, int batch, int rows, int in, int out,
+                                  bool accumulate_dx) = 0;
   // Per-sample weight on the left, shared across the batch: y_b[M,N] = W[M,K] x_b[K,N], for
   // b < batch with x_b = x + b*K*N, y_b = y + b*M*N (the MLP-t sequence mixing).
   virtual void left_linear_fwd(const float* W, const float* x, float* y, int batch, int M, int K, int N) = 0;
@@ -92,7 +108,23 @@ class Backend {
                               float lr, float weight_decay) = 0;
 };
 
-// The CPU backend: OpenMP loops and an OpenMP-built OpenBLAS.
+// ---- the registry (src/backend/registry.cpp) ----
+// Every backend trm knows, whether or not this build or machine can run it.
+struct BackendInfo {
+  std::string name;         // what --backend takes
+  std::string description;  // one line
+  bool available = false;   // this build has it and the machine can run it
+  std::string reason;       // why not, when !available
+};
+std::vector<BackendInfo> known_backends();
+// The names of the available ones, in preference order ("cpu" first today).
+std::vector<std::string> available_backends();
+// A new backend by name; throws trm::Error naming the available ones (and why `name` is not
+// among them when it is a known backend).
+std::unique_ptr<Backend> make_backend(const std::string& name);
+
+// The CPU backend (src/backend/cpu_backend.cpp): OpenMP loops and an OpenMP-built OpenBLAS.
+// Same as make_backend("cpu").
 std::unique_ptr<Backend> make_cpu_backend();
 
 // Owning device buffer tied to a backend.

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "trm/backend.h"
 #include "trm/config.h"
 
 namespace trm {
@@ -20,7 +21,7 @@ double flops_per_sample_step(const ModelConfig& cfg, bool training);
 
 // Single-precision GEMM rate of this machine through the BLAS the model uses, measured now:
 // median of `reps` square n x n products, in GFLOP/s.
-double measure_sgemm_gflops(int n = 1536, int reps = 5);
+double measure_sgemm_gflops(Backend& backend, int n = 1536, int reps = 5);
 
 // Peak resident set size of this process so far, in MiB.
 double peak_rss_mib();
@@ -40,6 +41,6 @@ struct BenchOptions {
 // Runs the workload and returns the report: preset, mode, batch, threads, iterations,
 // ms_per_step, supervision_steps_per_s, samples_per_s, gflops, sgemm_gflops, sgemm_fraction,
 // peak_rss_mib, impl ("trm"). See docs/PERFORMANCE.md for the definitions.
-nlohmann::json run_bench(const BenchOptions& opt);
+nlohmann::json run_bench(const BenchOptions& opt, Backend& backend);
 
 }  // namespace trm

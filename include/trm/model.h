@@ -47,6 +47,12 @@ struct LossResult {
   std::vector<std::int32_t> valid;        // per sequence: supervised tokens
 };
 
+// HRM's bootstrapped Q-continue target for n slots, from the q logits [n, 2] of the extra no-grad
+// forward (TrmModel::next_q): sigmoid(is_last ? next_q_halt : max(next_q_halt, next_q_continue)),
+// is_last = steps_before + 1 >= halt_max_steps, steps_before = the slot's steps before this call.
+void q_continue_targets(const float* next_q, const std::int32_t* steps_before, int n, int halt_max_steps,
+                        double* target);
+
 class TrmModel {
  public:
   // With puzzle_table_owner (same config and backend), the puzzle table is that model's, not a
@@ -107,6 +113,16 @@ class TrmModel {
   // that the last forward produced, on the same batch and weights. Writes its q logits [B, 2]
   // (halt, continue) to q_host and leaves the carry and what backward() needs untouched.
   void next_q(const float* zH, const float* zL, float* q_host);
+  // One training supervision step, the whole protocol in one place (trainer, bench and ARC
+  // test-time training all call it): forward with gradient from the carry (zH, zL, updated in
+  // place); for HRM with ACT on (act_continue() and halt_max_steps > 1) the bootstrap target for
+  // q_continue from next_q(); the loss against batch.labels divided by loss_divisor, into `out`;
+  // and backward(), which ADDS the parameter gradients to grads(). steps_before[b] is the number of
+  // supervision steps slot b took before this one (only HRM's target reads it; may be null else).
+  void train_step(const Batch& batch, float* zH, float* zL, const std::int32_t* steps_before, int loss_divisor,
+                  LossResult& out);
+  // True when train_step() trains q_continue against a bootstrapped target (HRM with ACT on).
+  bool bootstraps_q_continue() const { return cfg_.act_continue() && cfg_.halt_max_steps > 1; }
   // Back-propagates the last loss(with_grad) through the recorded round. Parameter gradients
   // are ADDED to grads(); the gathered puzzle rows' gradients overwrite puzzle_row_grads().
   void backward();
@@ -144,6 +160,8 @@ class TrmModel {
   std::int64_t off_tok_ = 0, off_pos_ = -1, off_lm_ = 0, off_qw_ = 0, off_qb_ = 0;
   std::vector<double> loss_ce_, loss_w_, loss_target_;     // loss() scratch, sized by reserve()
   std::vector<float> loss_q_, loss_dq_;
+  std::vector<float> next_q_host_;    // train_step(): HRM's bootstrap q [B, 2] and its targets [B]
+  std::vector<double> q_target_;
   std::vector<ParamInfo> table_;
   std::int64_t num_params_ = 0;
   DeviceBuffer params_, grads_, puzzle_table_, h_init_, l_init_, rope_cos_, rope_sin_;

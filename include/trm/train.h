@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "trm/backend.h"
 #include "trm/config.h"
 #include "trm/eval.h"
 
@@ -43,6 +44,7 @@ struct TrainSummary {
   bool stopped_by_time = false;  // the time budget ended the run before total_steps (resumable)
 };
 
-TrainSummary train(const TrainOptions& options);
+// Runs (or resumes) the training the options describe, computing on `backend`.
+TrainSummary train(const TrainOptions& options, Backend& backend);
 
 }  // namespace trm

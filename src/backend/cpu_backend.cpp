@@ -1,6 +1,6 @@
-// CPU backend: thin forwarding to the templated kernels in src/kernels (float instantiation).
+// CPU backend: forwards every operation to the templated kernels in src/kernels (float
+// instantiation) — the same code the finite-difference tests check in double.
 #include <omp.h>
-#include <xmmintrin.h>
 
 #include <cstring>
 
@@ -8,20 +8,38 @@
 #include "tensor/aligned.h"
 #include "trm/backend.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#endif
+
 namespace trm {
 namespace {
 
 namespace k = kernels;
 
+// Flush denormals to zero (FTZ) and read them as zero (DAZ) on the calling thread. Trained models
+// push softmax tails and SiLU gates of large negative inputs into the denormal range, where x86
+// arithmetic is many times slower; their contribution is below float resolution.
+void flush_denormals() {
+#if defined(__x86_64__) || defined(__i386__)
+  constexpr unsigned kMxcsrFtz = 1u << 15, kMxcsrDaz = 1u << 6;
+  _mm_setcsr(_mm_getcsr() | kMxcsrFtz | kMxcsrDaz);
+#elif defined(__aarch64__)
+  // FPCR.FZ (bit 24) flushes denormal inputs and outputs alike.
+  std::uint64_t fpcr;
+  __asm__ __volatile__("mrs %0, fpcr" : "=r"(fpcr));
+  fpcr |= std::uint64_t{1} << 24;
+  __asm__ __volatile__("msr fpcr, %0" : : "r"(fpcr));
+#endif
+}
+
 class CpuBackend final : public Backend {
  public:
   CpuBackend() {
-    // Flush denormals to zero (FTZ) and read them as zero (DAZ) on every OpenMP thread. Trained
-    // models push softmax tails and SiLU gates of large negative inputs into the denormal range,
-    // where x86 arithmetic is many times slower; their contribution is below float resolution.
+    // On every OpenMP thread and on this one.
 #pragma omp parallel
-    _mm_setcsr(_mm_getcsr() | 0x8040);
-    _mm_setcsr(_mm_getcsr() | 0x8040);
+    flush_denormals();
+    flush_denormals();
   }
   std::string name() const override { return "cpu"; }
   bool host_accessible() const override { return true; }
@@ -37,41 +55,40 @@ class CpuBackend final : public Backend {
   void copy(const float* s, float* d, std::int64_t n) override {
     if (n) std::memmove(d, s, static_cast<std::size_t>(n) * sizeof(float));
   }
-  void fill(float* p, float value, std::int64_t n) override {
-    for (std::int64_t i = 0; i < n; ++i) p[i] = value;
+  void fill(float* p, float value, std::int64_t n) override { k::fill(p, value, n); }
+  void broadcast_rows(const float* row, float* dst, const std::uint8_t* mask, int groups,
+                      std::int64_t rows_per_group, int width) override {
+    k::broadcast_rows(row, dst, mask, groups, rows_per_group, width);
   }
 
   void linear_fwd(const float* x, int ldx, const float* W, float* y, int ldy, int rows, int in,
                   int out) override {
-    k::gemm<float>(false, true, rows, out, in, 1.0f, x, ldx, W, in, 0.0f, y, ldy);
+    k::linear_fwd(x, ldx, W, y, ldy, rows, in, out);
   }
   void linear_bwd(const float* x, int ldx, const float* W, const float* dy, int lddy, float* dx, int lddx,
                   float* dW, int rows, int in, int out, bool accumulate_dx) override {
-    if (dx) k::gemm<float>(false, false, rows, in, out, 1.0f, dy, lddy, W, in, accumulate_dx ? 1.0f : 0.0f, dx, lddx);
-    if (dW) k::gemm<float>(true, false, out, in, rows, 1.0f, dy, lddy, x, ldx, 1.0f, dW, in);
+    k::linear_bwd(x, ldx, W, dy, lddy, dx, lddx, dW, rows, in, out, accumulate_dx);
+  }
+  void linear_fwd_batched(const float* x, int ldx, std::int64_t x_stride, const float* W, float* y, int ldy,
+                          std::int64_t y_stride, int batch, int rows, int in, int out) override {
+    k::linear_fwd_batched(x, ldx, x_stride, W, y, ldy, y_stride, batch, rows, in, out);
+  }
+  void linear_bwd_batched(const float* x, int ldx, std::int64_t x_stride, const float* W, const float* dy,
+                          int lddy, std::int64_t dy_stride, float* dx, int lddx, std::int64_t dx_stride,
+                          float* dW, int batch, int rows, int in, int out, bool accumulate_dx) override {
+    k::linear_bwd_batched(x, ldx, x_stride, W, dy, lddy, dy_stride, dx, lddx, dx_stride, dW, batch, rows, in,
+                          out, accumulate_dx);
   }
   void left_linear_fwd(const float* W, const float* x, float* y, int batch, int M, int K, int N) override {
-    for (int b = 0; b < batch; ++b)
-      k::gemm<float>(false, false, M, N, K, 1.0f, W, K, x + static_cast<std::int64_t>(b) * K * N, N, 0.0f,
-                     y + static_cast<std::int64_t>(b) * M * N, N);
+    k::left_linear_fwd(W, x, y, batch, M, K, N);
   }
   void left_linear_bwd(const float* W, const float* x, const float* dy, float* dx, float* dW, int batch,
                        int M, int K, int N) override {
-    for (int b = 0; b < batch; ++b) {
-      const float* dyb = dy + static_cast<std::int64_t>(b) * M * N;
-      const float* xb = x + static_cast<std::int64_t>(b) * K * N;
-      if (dx) k::gemm<float>(true, false, K, N, M, 1.0f, W, K, dyb, N, 0.0f, dx + static_cast<std::int64_t>(b) * K * N, N);
-      if (dW) k::gemm<float>(false, true, M, K, N, 1.0f, dyb, N, xb, N, 1.0f, dW, K);
-    }
+    k::left_linear_bwd(W, x, dy, dx, dW, batch, M, K, N);
   }
-
-  void bias_add(float* y, const float* bias, int rows, int cols) override {
-    for (int r = 0; r < rows; ++r)
-      for (int c = 0; c < cols; ++c) y[static_cast<std::int64_t>(r) * cols + c] += bias[c];
-  }
+  void bias_add(float* y, const float* bias, int rows, int cols) override { k::bias_add(y, bias, rows, cols); }
   void bias_grad(const float* dy, float* dbias, int rows, int cols) override {
-    for (int r = 0; r < rows; ++r)
-      for (int c = 0; c < cols; ++c) dbias[c] += dy[static_cast<std::int64_t>(r) * cols + c];
+    k::bias_grad(dy, dbias, rows, cols);
   }
 
   void add(const float* a, const float* b, float* y, std::int64_t n) override { k::add(a, b, y, n); }
@@ -117,9 +134,7 @@ class CpuBackend final : public Backend {
   }
 
   void gather_rows(const float* table, const std::int32_t* ids, float* out, int n, int width) override {
-    for (int i = 0; i < n; ++i)
-      std::memcpy(out + static_cast<std::int64_t>(i) * width, table + static_cast<std::int64_t>(ids[i]) * width,
-                  sizeof(float) * width);
+    k::gather_rows(table, ids, out, n, width);
   }
   void embed_fwd(const std::int32_t* tokens, const float* tok_table, const float* puz, const float* pos, float* x,
                  int batch, int S, int P, int D, int ndim, float scale, float pos_scale) override {

@@ -1,7 +1,6 @@
 // `trm bench`: times optimizer steps (train) or complete halt_max_steps-step inferences (infer)
 // on synthetic inputs of the preset's shape. The work per iteration is exactly what
 // reference/bench_reference.py does in PyTorch.
-#include <cblas.h>
 #include <omp.h>
 #include <sys/resource.h>
 
@@ -29,16 +28,24 @@ double now_s() {
 }
 }  // namespace
 
-double measure_sgemm_gflops(int n, int reps) {
-  std::vector<float> a(static_cast<std::size_t>(n) * n), b(a.size()), c(a.size());
+double measure_sgemm_gflops(Backend& be, int n, int reps) {
+  // Through the backend's own linear layer (y = x W^T), so the rate is the one the model's GEMMs
+  // can reach on that backend.
+  std::vector<float> a(static_cast<std::size_t>(n) * n), b(a.size());
   for (std::size_t i = 0; i < a.size(); ++i) {
     a[i] = static_cast<float>((i * 7919) % 1000) * 1e-3f - 0.5f;
     b[i] = static_cast<float>((i * 104729) % 1000) * 1e-3f - 0.5f;
   }
+  const std::int64_t size = static_cast<std::int64_t>(a.size());
+  DeviceBuffer x(be, size), w(be, size), y(be, size);
+  be.from_host(a.data(), x.data(), size);
+  be.from_host(b.data(), w.data(), size);
   std::vector<double> rates;
+  float probe = 0;
   for (int r = 0; r <= reps; ++r) {  // the first product warms up threads and caches
     const double t0 = now_s();
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
+    be.linear_fwd(x.data(), n, w.data(), y.data(), n, n, n, n);
+    be.to_host(y.data(), &probe, 1);  // waits for a backend that computes asynchronously
     const double dt = now_s() - t0;
     if (r > 0) rates.push_back(2.0 * n * n * static_cast<double>(n) / dt * 1e-9);
   }
@@ -51,13 +58,13 @@ double peak_rss_mib() {
   return static_cast<double>(u.ru_maxrss) / 1024.0;  // Linux reports KiB
 }
 
-nlohmann::json run_bench(const BenchOptions& opt) {
+nlohmann::json run_bench(const BenchOptions& opt, Backend& backend) {
   const ModelConfig& cfg = opt.model;
   cfg.validate();
   if (opt.batch < 1) throw Error("bench: batch must be >= 1");
   if (opt.iterations < 1) throw Error("bench: iterations must be >= 1");
   const int B = opt.batch, S = cfg.seq_len, V = cfg.vocab_size;
-  auto be = make_cpu_backend();
+  Backend* be = &backend;
   TrmModel model(cfg, *be);
   model.init(opt.seed);
   model.reserve(B, opt.training);
@@ -84,21 +91,12 @@ nlohmann::json run_bench(const BenchOptions& opt) {
   // One iteration: train = one optimizer step (one supervision step of the batch);
   // infer = a fresh carry and halt_max_steps supervision steps without gradients.
   LossResult loss;
-  // HRM trains q_continue against a target from one more no-grad step (as the trainer does).
-  const bool bootstrap = cfg.act_continue();
-  std::vector<float> q_next(static_cast<std::size_t>(2 * B));
-  std::vector<double> q_target(static_cast<std::size_t>(B));
+  // Every slot has taken one step before (HRM's q_continue target reads the count).
   std::vector<std::int32_t> steps_before(static_cast<std::size_t>(B), 1);
   auto iteration = [&] {
     if (opt.training) {
       model.zero_grads();
-      model.forward(batch, zH.data(), zL.data(), true);
-      if (bootstrap) {
-        model.next_q(zH.data(), zL.data(), q_next.data());
-        q_continue_targets(q_next.data(), steps_before.data(), B, cfg.halt_max_steps, q_target.data());
-      }
-      model.loss(batch, B, true, loss, bootstrap ? q_target.data() : nullptr);
-      model.backward();
+      model.train_step(batch, zH.data(), zL.data(), steps_before.data(), B, loss);
       optim->step();
     } else {
       model.reset_carry(zH.data(), zL.data(), B);
@@ -118,6 +116,7 @@ nlohmann::json run_bench(const BenchOptions& opt) {
   const double step_s = it_s / steps_per_it;
   const double gflops = flops_per_sample_step(cfg, opt.training) * B / step_s * 1e-9;
   nlohmann::json j = {{"impl", "trm"},
+                      {"backend", be->name()},
                       {"preset", opt.preset},
                       {"mode", opt.training ? "train" : "infer"},
                       {"batch", B},
@@ -129,7 +128,7 @@ nlohmann::json run_bench(const BenchOptions& opt) {
                       {"gflops", gflops},
                       {"peak_rss_mib", rss}};
   if (opt.measure_sgemm) {
-    const double sg = measure_sgemm_gflops();
+    const double sg = measure_sgemm_gflops(*be);
     j["sgemm_gflops"] = sg;
     j["sgemm_fraction"] = gflops / sg;
   }

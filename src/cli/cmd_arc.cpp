@@ -26,6 +26,7 @@ void add_eval(CLI::App& arc, Action& action) {
   static std::string data_dir, out;
   static ArcEvalOptions o;
   static bool pool = false, raw = false;
+  static std::string backend = "cpu";
   auto* cmd = arc.add_subcommand("eval", "Vote over all augmented versions of the test split; pass@k and submission.json");
   cmd->add_option("--checkpoint", ckpts, "Checkpoint(s); several are evaluated in order")->required();
   cmd->add_option("--data", data_dir, "ARC dataset directory (trm data build arc)")->required();
@@ -33,6 +34,7 @@ void add_eval(CLI::App& arc, Action& action) {
   cmd->add_option("--batch", o.batch, "Batch size")->capture_default_str();
   cmd->add_option("--examples", o.max_examples, "Only the first N test rows (0 = all); the rest count as unpredicted")
       ->capture_default_str();
+  add_backend_option(cmd, backend);
   cmd->add_flag("--pool", pool,
                 "Pool votes across the checkpoints (the reference's aggregated voting); off: each checkpoint alone");
   cmd->add_flag("--raw-weights", raw, "Use the raw weights instead of the EMA weights");
@@ -41,7 +43,7 @@ void add_eval(CLI::App& arc, Action& action) {
       const data::Dataset test = data::read_split(data_dir, "test");
       const std::vector<std::string> names = data::read_identifiers(data_dir);
       const auto tasks = data::read_arc_test_puzzles((std::filesystem::path(data_dir) / "test_puzzles.json").string());
-      auto be = make_cpu_backend();
+      auto be = make_cli_backend(backend);
       ArcVoter voter;
       nlohmann::ordered_json results = nlohmann::ordered_json::array();
       ArcScore last;
@@ -71,6 +73,7 @@ void add_solve(CLI::App& arc, Action& action) {
   static ArcSolveOptions o;
   static bool raw = false;
   static int show = 10;
+  static std::string backend = "cpu";
   auto* cmd = arc.add_subcommand(
       "solve", "Solve a new task: train fresh puzzle-embedding rows on its demonstrations (network frozen), then vote");
   cmd->add_option("--checkpoint", ckpt, "ARC checkpoint")->required();
@@ -83,13 +86,14 @@ void add_solve(CLI::App& arc, Action& action) {
   cmd->add_option("--weight-decay", o.weight_decay, "Puzzle-embedding weight decay")->capture_default_str();
   cmd->add_option("--seed", o.seed, "Seed")->capture_default_str();
   cmd->add_option("--init", init, "New rows start at the mean of the trained rows (mean) or at zero (zeros)")->capture_default_str();
+  add_backend_option(cmd, backend);
   cmd->add_option("--candidates", show, "Ranked candidates kept per test input in predictions.json")->capture_default_str();
   cmd->add_flag("--raw-weights", raw, "Use the raw weights instead of the EMA weights");
   cmd->callback([&action] {
     action = [] {
       o.init = arc_row_init_from_string(init);
       const data::ArcTask task = data::read_arc_task_file(task_file);
-      auto be = make_cpu_backend();
+      auto be = make_cli_backend(backend);
       auto model = load_model_from_checkpoint(ckpt, *be, !raw);
       const ArcSolveResult r = arc_solve(*model, task, o);
       nlohmann::ordered_json preds = nlohmann::ordered_json::array();

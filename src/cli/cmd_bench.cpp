@@ -11,6 +11,7 @@ void add_bench_command(CLI::App& app, Action& action) {
   static std::string mode;
   static BenchOptions o;
   static bool no_sgemm = false;
+  static std::string backend = "cpu";
   auto* cmd = app.add_subcommand(
       "bench", "Time training steps or inference on synthetic data of a preset's shape; prints one JSON line "
                "(bench/compare.sh runs it beside the PyTorch reference)");
@@ -22,6 +23,7 @@ void add_bench_command(CLI::App& app, Action& action) {
   cmd->add_option("--iterations", o.iterations, "Timed iterations (the median is reported)")->capture_default_str();
   cmd->add_option("--warmup", o.warmup, "Untimed iterations first")->capture_default_str();
   cmd->add_option("--seed", o.seed, "Seed for the weights and the synthetic batch")->capture_default_str();
+  add_backend_option(cmd, backend);
   cmd->add_flag("--no-sgemm", no_sgemm, "Skip the SGEMM reference measurement");
   cmd->callback([&action] {
     action = [] {
@@ -29,7 +31,8 @@ void add_bench_command(CLI::App& app, Action& action) {
       if (!args.empty() && args[0].find('=') == std::string::npos) o.preset = args[0];
       o.training = mode == "train";
       o.measure_sgemm = !no_sgemm;
-      std::cout << run_bench(o).dump() << std::endl;
+      const auto be = make_cli_backend(backend);
+      std::cout << run_bench(o, *be).dump() << std::endl;
       return 0;
     };
   });

@@ -51,7 +51,7 @@ int demo(std::vector<std::string> args) {
   ModelConfig cfg = tiny_config();
   OptimConfig opt;
   parse_model_args(args, cfg, opt, "");
-  auto be = make_cpu_backend();
+  auto be = make_backend("cpu");  // counts and shapes only: nothing is computed
   TrmModel model(cfg, *be);
   model.init(0);
   const int B = 1;

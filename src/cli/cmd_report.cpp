@@ -17,9 +17,8 @@
 namespace trm::cli {
 
 namespace {
-ReportCell evaluate_entry(const ReportEntry& e, const EvalOptions& opt, std::int64_t& params) {
-  auto be = make_cpu_backend();
-  auto model = load_model_from_checkpoint(e.checkpoint, *be, true);
+ReportCell evaluate_entry(const ReportEntry& e, const EvalOptions& opt, Backend& be, std::int64_t& params) {
+  auto model = load_model_from_checkpoint(e.checkpoint, be, true);
   params = model->num_params();
   ReportCell cell;
   cell.checkpoint = e.checkpoint;
@@ -58,6 +57,7 @@ void add_report_command(CLI::App& app, Action& action) {
   static std::string entries_file, json_out, md_out, halting = "reference";
   static EvalOptions o;
   static bool no_paper = false;
+  static std::string backend = "cpu";
   auto* cmd = app.add_subcommand("report", "Evaluate checkpoints and print the paper's tables (Sudoku-Extreme, Maze-Hard, ARC-AGI-1/2)");
   cmd->add_option("--entry", entries, "METHOD,BENCHMARK,CHECKPOINT,DATA (benchmark: sudoku, maze, arc1, arc2); repeatable");
   cmd->add_option("--entries", entries_file, "A file of entries, one per line (# comments)");
@@ -66,6 +66,7 @@ void add_report_command(CLI::App& app, Action& action) {
   cmd->add_option("--halting", halting, "reference (all steps, as the paper) or adaptive")->capture_default_str();
   cmd->add_option("--json", json_out, "Also write the report as JSON here");
   cmd->add_option("--markdown", md_out, "Also write the Markdown here");
+  add_backend_option(cmd, backend);
   cmd->add_flag("--no-paper", no_paper, "Leave out the paper's rows");
   cmd->callback([&action] {
     action = [] {
@@ -74,12 +75,13 @@ void add_report_command(CLI::App& app, Action& action) {
       for (const auto& s : entries) list.push_back(parse_report_entry(s));
       if (list.empty()) throw Error("report: give at least one --entry or an --entries file");
       o.halting = halting_from_string(halting);
+      const auto be = make_cli_backend(backend);
       Report report;
       for (const auto& e : list) {
         std::fprintf(stderr, "report: %s on %s (%s) ...\n", e.method.c_str(), benchmark_title(e.benchmark).c_str(),
                      e.checkpoint.c_str());
         std::int64_t params = 0;
-        const ReportCell cell = evaluate_entry(e, o, params);
+        const ReportCell cell = evaluate_entry(e, o, *be, params);
         std::fprintf(stderr, "report:   %s %.2f%% on %lld in %.1f s\n", cell.metric.c_str(), cell.percent,
                      static_cast<long long>(cell.n), cell.seconds);
         report.add(e.method, params, e.benchmark, cell);

@@ -20,11 +20,13 @@ namespace trm::cli {
 void add_solve_command(CLI::App& app, Action& action) {
   static std::string ckpt, puzzle, file, halting = "adaptive";
   static bool show_steps = false, json_out = false;
+  static std::string backend = "cpu";
   auto* cmd = app.add_subcommand("solve", "Solve one puzzle given as an argument, a file, or stdin ('-')");
   cmd->add_option("--checkpoint", ckpt, "Checkpoint (.safetensors) written by trm train")->required();
   cmd->add_option("puzzle", puzzle, "Sudoku: 16/36/81 digits with '.' or '0' for blanks; maze: rows of '# SG'; '-' = stdin");
   cmd->add_option("--file", file, "Read the puzzle from this file");
   cmd->add_option("--halting", halting, "adaptive (stop when q_halt > 0; HRM: q_halt > q_continue) or reference (always halt_max_steps)")->capture_default_str();
+  add_backend_option(cmd, backend);
   cmd->add_flag("--steps", show_steps, "Print the answer after every supervision step");
   cmd->add_flag("--json", json_out, "Print one JSON object instead of text");
   cmd->callback([&action] {
@@ -39,7 +41,7 @@ void add_solve_command(CLI::App& app, Action& action) {
         text.assign(std::istreambuf_iterator<char>(std::cin), {});
       }
       const PuzzleText p = parse_puzzle(text);
-      auto be = make_cpu_backend();
+      auto be = make_cli_backend(backend);
       auto model = load_model_from_checkpoint(ckpt, *be, true);
       const ModelConfig& c = model->config();
       if (static_cast<int>(p.tokens.size()) != c.seq_len)

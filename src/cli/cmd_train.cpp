@@ -12,6 +12,7 @@ void add_train_command(CLI::App& app, Action& action) {
   static TrainOptions o;
   static std::string halting = "reference";
   static bool no_resume = false, quiet = false;
+  static std::string backend = "cpu";
   auto* cmd = app.add_subcommand("train", "Train a TRM on a dataset (reference layout), with periodic EMA evaluation and checkpoints");
   cmd->add_option("preset_and_overrides", args,
                   "PRESET (see trm presets: sudoku-mlp, sudoku-att, ..., hrm-sudoku, tiny-sudoku-hrm) then model/optimizer key=value overrides, "
@@ -33,6 +34,7 @@ void add_train_command(CLI::App& app, Action& action) {
   static double budget_min = 0;
   cmd->add_option("--time-budget", budget_min, "Minutes; then evaluate, checkpoint and stop (rerun to continue)")->capture_default_str();
   cmd->add_option("--log-every", o.log_every, "Steps between metrics lines")->capture_default_str();
+  add_backend_option(cmd, backend);
   cmd->add_flag("--no-resume", no_resume, "Start over even if --out holds a checkpoint");
   cmd->add_flag("--quiet", quiet, "No progress line");
   cmd->callback([&action] {
@@ -42,7 +44,8 @@ void add_train_command(CLI::App& app, Action& action) {
       o.resume = !no_resume;
       o.progress = !quiet;
       o.time_budget_s = budget_min * 60;
-      const TrainSummary s = train(o);
+      const auto be = make_cli_backend(backend);
+      const TrainSummary s = train(o, *be);
       nlohmann::json j = {{"steps", s.steps}, {"seconds", s.seconds}, {"out", o.out_dir}, {"stopped_by_time", s.stopped_by_time}};
       if (s.evaluated)
         j.update({{"exact_accuracy", s.last_eval.exact_accuracy}, {"cell_accuracy", s.last_eval.cell_accuracy},

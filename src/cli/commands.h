@@ -2,9 +2,11 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "trm/backend.h"
 #include "trm/config.h"
 
 namespace trm::cli {
@@ -20,6 +22,11 @@ void add_solve_command(CLI::App& app, Action& action);
 void add_info_commands(CLI::App& app, Action& action);
 void add_bench_command(CLI::App& app, Action& action);
 void add_report_command(CLI::App& app, Action& action);
+
+// --backend NAME on a command that computes (default "cpu"); the name is checked when the command
+// runs, by make_cli_backend(), whose error names the backends this build has.
+void add_backend_option(CLI::App* cmd, std::string& name);
+std::unique_ptr<Backend> make_cli_backend(const std::string& name);
 
 // "PRESET key=value ..." (the preset optional) into configs; throws trm::Error.
 void parse_model_args(const std::vector<std::string>& args, ModelConfig& model, OptimConfig& optim,

@@ -88,6 +88,8 @@ ArcSolveResult arc_solve(TrmModel& base, const data::ArcTask& task, const ArcSol
   const std::int64_t state = static_cast<std::int64_t>(B) * c.total_len() * c.hidden_size;
   DeviceBuffer zH(be, state), zL(be, state);
   std::vector<std::int32_t> inputs(static_cast<std::size_t>(B) * S), labels(inputs.size()), ids(static_cast<std::size_t>(B));
+  std::vector<std::int32_t> steps_before(static_cast<std::size_t>(B));
+  LossResult lr;
   // The version of each example row.
   std::vector<std::int32_t> row_id(static_cast<std::size_t>(train.num_examples));
   for (std::int64_t p = 0; p < train.num_puzzles(); ++p)
@@ -111,11 +113,11 @@ ArcSolveResult arc_solve(TrmModel& base, const data::ArcTask& task, const ArcSol
       m->reset_carry(zH.data(), zL.data(), B);
     }
     const Batch batch{B, inputs.data(), labels.data(), ids.data()};
-    m->forward(batch, zH.data(), zL.data(), true);
-    const LossResult lr = m->loss(batch, B, true);
-    res.losses.push_back(lr.lm_loss);
+    // Steps each slot took since its carry was reset (HRM's q_continue target reads them).
+    std::fill(steps_before.begin(), steps_before.end(), static_cast<std::int32_t>(u % c.halt_max_steps));
     m->zero_grads();  // the network's gradients are computed but never applied: it stays frozen
-    m->backward();
+    m->train_step(batch, zH.data(), zL.data(), steps_before.data(), B, lr);
+    res.losses.push_back(lr.lm_loss);
     be.sparse_signsgd(m->puzzle_table(), m->puzzle_row_ids().data(), m->puzzle_row_grads(), B, nd,
                       static_cast<float>(opt.lr), static_cast<float>(opt.weight_decay));
   }

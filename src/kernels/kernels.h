@@ -13,13 +13,58 @@ template <class T>
 void gemm(bool trans_a, bool trans_b, int M, int N, int K, T alpha, const T* A, int lda, const T* B,
           int ldb, T beta, T* C, int ldc);
 
-// Linear layer y[R,out] = x[R,in] W^T, W is [out,in] (PyTorch layout).
+// Linear layer y[R,out] = x[R,in] W^T, W is [out,in] (PyTorch layout); ldx/ldy are the row
+// strides of x and y (>= in, >= out), so a layer can read or write a column block of a wider array.
 template <class T>
-void linear_fwd(const T* x, const T* W, T* y, int rows, int in, int out);
-// dx[R,in] (= or += when accumulate) dy W;  dW[out,in] += dy^T x.
+void linear_fwd(const T* x, int ldx, const T* W, T* y, int ldy, int rows, int in, int out);
+// dx[R,in] (= or += when accumulate) dy W;  dW[out,in] += dy^T x. Either output may be null.
+template <class T>
+void linear_bwd(const T* x, int ldx, const T* W, const T* dy, int lddy, T* dx, int lddx, T* dW, int rows,
+                int in, int out, bool accumulate_dx);
+// Dense forms (row strides equal to the widths).
+template <class T>
+void linear_fwd(const T* x, const T* W, T* y, int rows, int in, int out) {
+  linear_fwd(x, in, W, y, out, rows, in, out);
+}
 template <class T>
 void linear_bwd(const T* x, const T* W, const T* dy, T* dx, T* dW, int rows, int in, int out,
-                bool accumulate_dx);
+                bool accumulate_dx) {
+  linear_bwd(x, in, W, dy, out, dx, in, dW, rows, in, out, accumulate_dx);
+}
+// The same layer applied to `batch` row blocks that start x_stride / y_stride elements apart
+// (the logits head reads the S answer rows of every sample, skipping the puzzle prefix).
+template <class T>
+void linear_fwd_batched(const T* x, int ldx, std::int64_t x_stride, const T* W, T* y, int ldy,
+                        std::int64_t y_stride, int batch, int rows, int in, int out);
+template <class T>
+void linear_bwd_batched(const T* x, int ldx, std::int64_t x_stride, const T* W, const T* dy, int lddy,
+                        std::int64_t dy_stride, T* dx, int lddx, std::int64_t dx_stride, T* dW, int batch,
+                        int rows, int in, int out, bool accumulate_dx);
+// Weight on the left, shared across the batch (MLP-t sequence mixing): y_b[M,N] = W[M,K] x_b[K,N]
+// with x_b = x + b*K*N, y_b = y + b*M*N.
+template <class T>
+void left_linear_fwd(const T* W, const T* x, T* y, int batch, int M, int K, int N);
+// dx_b (=) W^T dy_b (dx may be null); dW += sum_b dy_b x_b^T (dW may be null).
+template <class T>
+void left_linear_bwd(const T* W, const T* x, const T* dy, T* dx, T* dW, int batch, int M, int K, int N);
+// y[r, :] += bias for every row;  dbias += sum over rows of dy.
+template <class T>
+void bias_add(T* y, const T* bias, int rows, int cols);
+template <class T>
+void bias_grad(const T* dy, T* dbias, int rows, int cols);
+
+// ---- rows -------------------------------------------------------------------------------------
+template <class T>
+void fill(T* p, T value, std::int64_t n);
+// out[i, :] = table[ids[i], :] for i < n (ids are host values, already range-checked).
+template <class T>
+void gather_rows(const T* table, const std::int32_t* ids, T* out, int n, int width);
+// For every group g < groups with mask == null or mask[g] != 0: each of its rows_per_group rows
+// of dst (group g starts at row g * rows_per_group) becomes `row` [width]. The ACT carry's reset
+// and refill: every position of a slot restarts from H_init / L_init in one call.
+template <class T>
+void broadcast_rows(const T* row, T* dst, const std::uint8_t* mask, int groups, std::int64_t rows_per_group,
+                    int width);
 
 // ---- elementwise ------------------------------------------------------------------------------
 template <class T>
@@ -55,9 +100,7 @@ template <class T>
 void swiglu_bwd(const T* gu, const T* dact, T* dgu, int rows, int inter);
 
 // ---- RoPE (rotate-half) -----------------------------------------------------------------------
-// Tables cos/sin are [L, head_dim] = cat(freqs, freqs), freqs[t,i] = t / theta^(2i/head_dim).
-template <class T>
-void rope_tables(T* cos_t, T* sin_t, int L, int head_dim, double theta);
+// The cos/sin tables come from the model (src/model/host_math.h: rope_tables).
 // Rotates, in place, the first 2*heads heads (Q then K) of every row of qkv [batch*L, row_stride]
 // (each head is head_dim wide). inverse=true applies the transpose rotation, which is the
 // backward of the forward rotation.
@@ -103,9 +146,6 @@ void embed_bwd(const std::int32_t* tokens, const T* dx, T* dtok_table, T* dpuz, 
 template <class T>
 void stablemax_ce(const T* logits, const std::int32_t* labels, int batch, int S, int V, double* ce,
                   const double* w, T* dlogits, std::int32_t* correct, std::int32_t* valid);
-// Sum over b of BCE-with-logits(q[b], target[b]); dq[b] = coeff * (sigmoid(q) - target).
-template <class T>
-double bce_with_logits(const T* q, int q_stride, const double* target, int n, T* dq, double coeff);
 
 // ---- optimizer updates (element-wise, float state) -------------------------------------------
 // AdamATan2 (decay first, scaled by lr; atan2 of the uncorrected first moment).

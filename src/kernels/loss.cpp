@@ -57,23 +57,9 @@ void stablemax_ce(const T* logits, const std::int32_t* labels, int batch, int S,
   }
 }
 
-template <class T>
-double bce_with_logits(const T* q, int q_stride, const double* target, int n, T* dq, double coeff) {
-  double total = 0;
-  for (int i = 0; i < n; ++i) {
-    const double x = static_cast<double>(q[static_cast<std::int64_t>(i) * q_stride]);
-    const double y = target[i];
-    total += std::max(x, 0.0) - x * y + std::log1p(std::exp(-std::abs(x)));
-    if (dq) dq[static_cast<std::int64_t>(i) * q_stride] = static_cast<T>(coeff * (1.0 / (1.0 + std::exp(-x)) - y));
-  }
-  return total;
-}
-
 template void stablemax_ce<float>(const float*, const std::int32_t*, int, int, int, double*,
                                   const double*, float*, std::int32_t*, std::int32_t*);
 template void stablemax_ce<double>(const double*, const std::int32_t*, int, int, int, double*,
                                    const double*, double*, std::int32_t*, std::int32_t*);
-template double bce_with_logits<float>(const float*, int, const double*, int, float*, double);
-template double bce_with_logits<double>(const double*, int, const double*, int, double*, double);
 
 }  // namespace trm::kernels

@@ -5,26 +5,6 @@
 namespace trm::kernels {
 
 template <class T>
-void rope_tables(T* cos_t, T* sin_t, int L, int head_dim, double theta) {
-  const int half = head_dim / 2;
-  for (int t = 0; t < L; ++t) {
-    for (int i = 0; i < half; ++i) {
-      // Computed in double and rounded once: exact tables for the double (test) path, and
-      // within one float rounding of the reference's fp32 tables for the float path.
-      const double inv_freq = 1.0 / std::pow(theta, static_cast<double>(2 * i) / head_dim);
-      const double ang = static_cast<double>(t) * inv_freq;
-      const T c = static_cast<T>(std::cos(ang)), s = static_cast<T>(std::sin(ang));
-      cos_t[t * head_dim + i] = cos_t[t * head_dim + i + half] = c;
-      sin_t[t * head_dim + i] = sin_t[t * head_dim + i + half] = s;
-    }
-  }
-}
-
-// Forward: v' = v * cos + rotate_half(v) * sin, rotate_half(v) = cat(-v[half:], v[:half]).
-// For a pair (a = v[i], b = v[i+half]) with c = cos, s = sin (equal in both halves):
-//   a' = a c - b s,  b' = b c + a s          (a rotation by +angle)
-// The transpose (the backward) is the rotation by -angle.
-template <class T>
 void rope_apply(T* qkv, int batch, int L, int heads, int head_dim, int row_stride, const T* cos_t,
                 const T* sin_t, bool inverse) {
   const int half = head_dim / 2;
@@ -48,8 +28,6 @@ void rope_apply(T* qkv, int batch, int L, int heads, int head_dim, int row_strid
   }
 }
 
-template void rope_tables<float>(float*, float*, int, int, double);
-template void rope_tables<double>(double*, double*, int, int, double);
 template void rope_apply<float>(float*, int, int, int, int, int, const float*, const float*, bool);
 template void rope_apply<double>(double*, int, int, int, int, int, const double*, const double*, bool);
 

@@ -2,10 +2,19 @@
 #include <algorithm>
 #include <cmath>
 
-#include "kernels/kernels.h"
+#include "model/host_math.h"
 #include "trm/model.h"
 
 namespace trm {
+
+void q_continue_targets(const float* next_q, const std::int32_t* steps_before, int n, int halt_max_steps,
+                        double* target) {
+  for (int b = 0; b < n; ++b) {
+    const double qh = next_q[2 * b], qc = next_q[2 * b + 1];
+    const double logit = steps_before[b] + 1 >= halt_max_steps ? qh : std::max(qh, qc);
+    target[b] = 1.0 / (1.0 + std::exp(-logit));
+  }
+}
 
 // Pointers to one block's weights (or gradients: same layout, other base).
 struct TrmModel::LayerWeights {
@@ -75,7 +84,7 @@ TrmModel::TrmModel(const ModelConfig& cfg, Backend& backend, TrmModel* puzzle_ta
   if (cfg_.pos_encodings == PosEncoding::kRope) {
     const int L = cfg_.total_len(), hd = cfg_.head_dim();
     std::vector<float> c(static_cast<std::size_t>(L) * hd), s(c.size());
-    kernels::rope_tables<float>(c.data(), s.data(), L, hd, cfg_.rope_theta);
+    host::rope_tables<float>(c.data(), s.data(), L, hd, cfg_.rope_theta);
     rope_cos_ = DeviceBuffer(be_, static_cast<std::int64_t>(c.size()));
     rope_sin_ = DeviceBuffer(be_, static_cast<std::int64_t>(s.size()));
     be_.from_host(c.data(), rope_cos_.data(), static_cast<std::int64_t>(c.size()));
@@ -180,6 +189,10 @@ void TrmModel::reserve(int max_batch, bool training) {
   loss_target_.resize(static_cast<std::size_t>(B));
   loss_q_.resize(static_cast<std::size_t>(2 * B));
   loss_dq_.resize(static_cast<std::size_t>(2 * B));
+  if (training && bootstraps_q_continue()) {
+    next_q_host_.resize(static_cast<std::size_t>(2 * B));
+    q_target_.resize(static_cast<std::size_t>(B));
+  }
   ws_ = std::move(ws);
   max_batch_ = max_batch;
   training_ws_ = training;
@@ -187,11 +200,9 @@ void TrmModel::reserve(int max_batch, bool training) {
 }
 
 void TrmModel::reset_carry(float* zH, float* zL, int batch) {
-  const std::int64_t D = cfg_.hidden_size, rows = static_cast<std::int64_t>(batch) * cfg_.total_len();
-  for (std::int64_t r = 0; r < rows; ++r) {
-    be_.copy(h_init_.data(), zH + r * D, D);
-    be_.copy(l_init_.data(), zL + r * D, D);
-  }
+  const int D = cfg_.hidden_size, L = cfg_.total_len();
+  be_.broadcast_rows(h_init_.data(), zH, nullptr, batch, L, D);
+  be_.broadcast_rows(l_init_.data(), zL, nullptr, batch, L, D);
 }
 
 void TrmModel::block_forward(int layer, const float* in, Slot& s) {
@@ -322,9 +333,8 @@ void TrmModel::forward(const Batch& batch, float* zH, float* zL, bool with_grad)
     }
   }
   // Heads: logits drop the P prefix positions; q reads position 0.
-  for (int b = 0; b < B; ++b)
-    be_.linear_fwd(zH + (static_cast<std::int64_t>(b) * L + P) * D, D, params() + off_lm_,
-                   logits_.data() + static_cast<std::int64_t>(b) * S * V, V, S, D, V);
+  be_.linear_fwd_batched(zH + static_cast<std::int64_t>(P) * D, D, static_cast<std::int64_t>(L) * D, params() + off_lm_,
+                         logits_.data(), V, static_cast<std::int64_t>(S) * V, B, S, D, V);
   be_.linear_fwd(zH, L * D, params() + off_qw_, q_.data(), 2, B, D, 2);
   be_.bias_add(q_.data(), params() + off_qb_, B, 2);
   recorded_ = with_grad;
@@ -370,10 +380,10 @@ void TrmModel::loss(const Batch& batch, int loss_divisor, bool with_grad, LossRe
   std::vector<float>& q = loss_q_;
   std::vector<float>& dq = loss_dq_;
   be_.to_host(q_.data(), q.data(), B * 2);
-  r.q_halt_loss = kernels::bce_with_logits<float>(q.data(), 2, target.data(), B, dq.data(), 0.5 / loss_divisor);
+  r.q_halt_loss = host::bce_with_logits<float>(q.data(), 2, target.data(), B, dq.data(), 0.5 / loss_divisor);
   if (q_continue_target) {
     // HRM's bootstrapped Q-continue loss, same weight and reduction as q_halt's.
-    r.q_continue_loss = kernels::bce_with_logits<float>(q.data() + 1, 2, q_continue_target, B, dq.data() + 1, 0.5 / loss_divisor);
+    r.q_continue_loss = host::bce_with_logits<float>(q.data() + 1, 2, q_continue_target, B, dq.data() + 1, 0.5 / loss_divisor);
   } else {
     for (int b = 0; b < B; ++b) dq[2 * b + 1] = 0.0f;  // q_continue takes no gradient
   }
@@ -382,6 +392,20 @@ void TrmModel::loss(const Batch& batch, int loss_divisor, bool with_grad, LossRe
     be_.from_host(dq.data(), dq_.data(), B * 2);
     loss_ready_ = true;
   }
+}
+
+void TrmModel::train_step(const Batch& batch, float* zH, float* zL, const std::int32_t* steps_before,
+                          int loss_divisor, LossResult& out) {
+  forward(batch, zH, zL, true);
+  const bool bootstrap = bootstraps_q_continue();
+  if (bootstrap) {
+    if (!steps_before) throw Error("TrmModel::train_step: HRM's q_continue target needs the slots' step counts");
+    // The target comes from one more no-grad step from the new carry, before the update.
+    next_q(zH, zL, next_q_host_.data());
+    q_continue_targets(next_q_host_.data(), steps_before, batch.size, cfg_.halt_max_steps, q_target_.data());
+  }
+  loss(batch, loss_divisor, true, out, bootstrap ? q_target_.data() : nullptr);
+  backward();
 }
 
 void TrmModel::backward() {
@@ -397,11 +421,10 @@ void TrmModel::backward() {
   // Heads -> d z_H.
   float* dzh = ws.d_zh;
   be_.fill(dzh, 0.0f, n);
-  for (int b = 0; b < B; ++b) {
-    const std::int64_t row = (static_cast<std::int64_t>(b) * L + P) * D;
-    be_.linear_bwd(zh + row, D, params() + off_lm_, dlogits_.data() + static_cast<std::int64_t>(b) * S * V, V,
-                   dzh + row, D, grads() + off_lm_, S, D, V, false);
-  }
+  const std::int64_t prefix = static_cast<std::int64_t>(P) * D, per_sample = static_cast<std::int64_t>(L) * D;
+  be_.linear_bwd_batched(zh + prefix, D, per_sample, params() + off_lm_, dlogits_.data(), V,
+                         static_cast<std::int64_t>(S) * V, dzh + prefix, D, per_sample, grads() + off_lm_, B, S, D,
+                         V, false);
   be_.linear_bwd(zh, L * D, params() + off_qw_, dq_.data(), 2, dzh, L * D, grads() + off_qw_, B, D, 2, true);
   be_.bias_grad(dq_.data(), grads() + off_qb_, B, 2);
 

@@ -7,15 +7,6 @@
 
 namespace trm {
 
-void q_continue_targets(const float* next_q, const std::int32_t* steps_before, int n, int halt_max_steps,
-                        double* target) {
-  for (int b = 0; b < n; ++b) {
-    const double qh = next_q[2 * b], qc = next_q[2 * b + 1];
-    const double logit = steps_before[b] + 1 >= halt_max_steps ? qh : std::max(qh, qc);
-    target[b] = 1.0 / (1.0 + std::exp(-logit));
-  }
-}
-
 ActCarry::ActCarry(TrmModel& model, int batch)
     : model_(model),
       batch_(batch),
@@ -33,8 +24,12 @@ float* ActCarry::z_L(int begin) { return state_.data() + (batch_ + begin) * per_
 
 void ActCarry::refill(const Batch& fresh) {
   if (fresh.size != batch_) throw Error("ActCarry::refill: batch of " + std::to_string(fresh.size) + ", carry has " + std::to_string(batch_));
-  Backend& be = model_.backend();
   const int D = model_.config().hidden_size, L = model_.config().total_len();
+  // The halted slots restart from H_init / L_init: one masked broadcast per state, taken before
+  // the flags are cleared.
+  Backend& be = model_.backend();
+  be.broadcast_rows(model_.H_init(), z_H(), halted_.data(), batch_, L, D);
+  be.broadcast_rows(model_.L_init(), z_L(), halted_.data(), batch_, L, D);
   for (int b = 0; b < batch_; ++b) {
     if (!halted_[b]) continue;
     std::copy_n(fresh.inputs + static_cast<std::ptrdiff_t>(b) * S_, S_, inputs_.begin() + static_cast<std::ptrdiff_t>(b) * S_);
@@ -42,10 +37,6 @@ void ActCarry::refill(const Batch& fresh) {
     ids_[b] = fresh.puzzle_ids ? fresh.puzzle_ids[b] : 0;
     steps_[b] = 0;
     halted_[b] = 0;
-    for (int l = 0; l < L; ++l) {
-      be.copy(model_.H_init(), z_H(b) + static_cast<std::int64_t>(l) * D, D);
-      be.copy(model_.L_init(), z_L(b) + static_cast<std::int64_t>(l) * D, D);
-    }
   }
 }
 

@@ -80,7 +80,7 @@ struct StepMetrics {
 
 }  // namespace
 
-TrainSummary train(const TrainOptions& opt) {
+TrainSummary train(const TrainOptions& opt, Backend& backend) {
   const auto t_start = std::chrono::steady_clock::now();
   if (opt.global_batch < 1) throw Error("global_batch must be >= 1");
   const int micro = opt.micro_batch > 0 ? std::min(opt.micro_batch, opt.global_batch) : opt.global_batch;
@@ -114,7 +114,7 @@ TrainSummary train(const TrainOptions& opt) {
   const std::string ckpt_path = (fs::path(opt.out_dir) / "checkpoint.safetensors").string();
   nlohmann::json config = {{"model", mc}, {"optim", oc}, {"train", to_json(opt)}};
 
-  auto be = make_cpu_backend();
+  Backend* be = &backend;
   TrmModel model(mc, *be);
   model.init(opt.seed);
   model.reserve(micro, true);
@@ -174,11 +174,6 @@ TrainSummary train(const TrainOptions& opt) {
   std::vector<float> q_all(static_cast<std::size_t>(2 * B));
   std::vector<std::int32_t> correct(static_cast<std::size_t>(B)), valid(static_cast<std::size_t>(B)),
       seq_ok(static_cast<std::size_t>(B));
-  // HRM: the bootstrap pass's q and the q_continue targets of one micro-batch. As HRM's ACT
-  // wrapper, there is no target (and no q_continue loss) when ACT is off (halt_max_steps 1).
-  const bool bootstrap = mc.act_continue() && mc.halt_max_steps > 1;
-  std::vector<float> q_next(bootstrap ? static_cast<std::size_t>(2 * micro) : 0);
-  std::vector<double> q_target(bootstrap ? static_cast<std::size_t>(micro) : 0);
   DeviceBuffer row_grads(*be, std::max<std::int64_t>(1, static_cast<std::int64_t>(B) * nd));
   StepMetrics window;
   LossResult lr;  // reused by every micro-batch: the step allocates nothing
@@ -205,14 +200,7 @@ TrainSummary train(const TrainOptions& opt) {
     StepMetrics m;
     for (int begin = 0; begin < B; begin += micro) {
       const Batch mb = carry.slots(begin, micro);
-      model.forward(mb, carry.z_H(begin), carry.z_L(begin), true);
-      if (bootstrap) {
-        // HRM: the target comes from one more no-grad step from the new carry, before the update.
-        model.next_q(carry.z_H(begin), carry.z_L(begin), q_next.data());
-        q_continue_targets(q_next.data(), carry.steps().data() + begin, micro, mc.halt_max_steps, q_target.data());
-      }
-      model.loss(mb, B, true, lr, bootstrap ? q_target.data() : nullptr);
-      model.backward();
+      model.train_step(mb, carry.z_H(begin), carry.z_L(begin), carry.steps().data() + begin, B, lr);
       if (nd > 0) be->copy(model.puzzle_row_grads(), row_grads.data() + static_cast<std::int64_t>(begin) * nd, static_cast<std::int64_t>(micro) * nd);
       be->to_host(model.q(), q_all.data() + 2 * begin, 2 * micro);
       for (int b = 0; b < micro; ++b) {

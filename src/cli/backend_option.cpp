@@ -1,0 +1,16 @@
+// The --backend option shared by every command that computes.
+#include "cli/commands.h"
+
+namespace trm::cli {
+
+void add_backend_option(CLI::App* cmd, std::string& name) {
+  std::string help = "Where to compute:";
+  for (const BackendInfo& b : known_backends())
+    help += " " + b.name + (b.available ? "" : " (not available: " + b.reason + ")") + ";";
+  help.back() = '.';
+  cmd->add_option("--backend", name, help)->capture_default_str();
+}
+
+std::unique_ptr<Backend> make_cli_backend(const std::string& name) { return make_backend(name); }
+
+}  // namespace trm::cli
