@@ -156,7 +156,7 @@ TEST_P(BackendOps, LinearForwardBackwardStrided) {
     Dev ddy(be(), dy), ddW(be(), dW0);
     be().linear_bwd(dx_.p(), ldx, dW_.p(), ddy.p(), ldy, nullptr, ldx, ddW.p(), s.rows, s.in, s.out, false);
     Vec gW = dW0;
-    k::linear_bwd(x.data(), ldx, W.data(), dy.data(), ldy, nullptr, ldx, gW.data(), s.rows, s.in, s.out, false);
+    k::linear_bwd(x.data(), ldx, W.data(), dy.data(), ldy, static_cast<double*>(nullptr), ldx, gW.data(), s.rows, s.in, s.out, false);
     expect_near_vec("linear_bwd dW only", ddW.host(), gW, kTol);
   }
 }
@@ -207,7 +207,7 @@ TEST_P(BackendOps, LeftLinear) {
 }
 
 TEST_P(BackendOps, BiasAddAndGrad) {
-  for (const auto [rows, cols] : {std::pair{1, 1}, std::pair{5, 2}, std::pair{33, 17}}) {
+  for (const auto& [rows, cols] : {std::pair{1, 1}, std::pair{5, 2}, std::pair{33, 17}}) {
     const Vec y0 = random_vec(static_cast<std::size_t>(rows * cols), rng_), b = random_vec(static_cast<std::size_t>(cols), rng_);
     Dev dy(be(), y0), db(be(), b);
     be().bias_add(dy.p(), db.p(), rows, cols);
@@ -277,7 +277,7 @@ TEST_P(BackendOps, RmsNormRowsAndSequence) {
 }
 
 TEST_P(BackendOps, SwiGlu) {
-  for (const auto [rows, inter] : {std::pair{1, 1}, std::pair{3, 5}, std::pair{37, 24}}) {
+  for (const auto& [rows, inter] : {std::pair{1, 1}, std::pair{3, 5}, std::pair{37, 24}}) {
     const Vec gu = random_vec(static_cast<std::size_t>(rows * 2 * inter), rng_, 3.0), da = random_vec(static_cast<std::size_t>(rows * inter), rng_);
     Dev dgu(be(), gu), act(be(), da.size()), dda(be(), da), dgrad(be(), gu.size());
     be().swiglu_fwd(dgu.p(), act.p(), rows, inter);
