@@ -10,7 +10,7 @@ here from models/hrm/hrm_act_v1.py and models/losses.py of sapientinc/HRM:
 2. The recurrence and its gradient scope: H_cycles x L_cycles L-calls, one H-call after each
    H-cycle; every call except the LAST L call and the LAST H call runs without gradient (the
    "one-step gradient" of the HRM paper).  TRM instead differentiates a whole round.
-3. ACT by Q-learning (no_ACT_continue=False in TRM's terms, spec §3.3): training halts when
+3. ACT by Q-learning (no_ACT_continue=False in TRM's terms, docs/REFERENCE.md §3.3): training halts when
    q_halt > q_continue, and q_continue is trained with BCE against
    sigmoid(is_last_step ? next_q_halt : max(next_q_halt, next_q_continue)), where next_q comes from
    one more no-grad inner forward from the NEW carry, same data, same weights.

@@ -2,10 +2,10 @@
 
     /usr/bin/python3 reference/self_check.py [--fixtures tests/fixtures]
 
-1. count_params() against the paper/spec totals (spec §2.10).
+1. count_params() against the paper's totals (docs/REFERENCE.md §2.10).
 2. Autograd vs central finite differences in float64, with the state that leaves the no-grad
-   rounds held fixed (that is the function autograd differentiates: spec §2.6).
-3. The optimizer pieces against scalar re-statements of spec §5.1-5.3.
+   rounds held fixed (that is the function autograd differentiates: docs/REFERENCE.md §2.6).
+3. The optimizer pieces against scalar re-statements of docs/REFERENCE.md §5.1-5.3.
 4. Each fixture, reloaded from disk and replayed in float64, reproduces its own stored outputs,
    and seq_correct is [0, 1, 0, 1].
 5. Informational: the same replay in float32, i.e. roughly what an fp32 C++ port should see.

@@ -1,13 +1,13 @@
 """PyTorch reference for the trm C++ port (Tiny Recursive Model).
 
-This module is the executable form of /work/shared/spec/TRM-SPEC.md, sections 2 (model),
+This module is the executable form of docs/REFERENCE.md, sections 2 (model),
 3.2 (one supervision step), 4 (loss head) and 5.1-5.4 (optimizers, schedule, EMA).  It exists so
 that the C++ implementation can be compared, tensor by tensor, against an independent
 implementation of the same contract.  It is written for clarity, not speed, and is meant to be run
 in float64 so that the fixtures it produces are (to rounding) the exact answer; the upstream code
 runs in bf16 and the C++ port in fp32, and both are compared against this.
 
-Deliberately NOT covered here: the ACT slot refilling / halting decision of spec §3.2 (the fixture
+Deliberately NOT covered here: the ACT slot refilling / halting decision of docs/REFERENCE.md §3.2 (the fixture
 drives the carry by hand), datasets, and evaluation.  Those are pure control flow around the pieces
 below.
 
@@ -43,7 +43,7 @@ class TRMConfig:
     read a fixture without any other knowledge.  Defaults are the upstream trm.yaml / ARC values.
     """
 
-    # model (spec §2.1)
+    # model (docs/REFERENCE.md §2.1)
     vocab_size: int = 11
     seq_len: int = 81
     batch_size: int = 768
@@ -61,7 +61,7 @@ class TRMConfig:
     rope_theta: float = 10000.0
     halt_max_steps: int = 16
     mlp_t: bool = False
-    # training (spec §5)
+    # training (docs/REFERENCE.md §5)
     lr: float = 1e-4
     lr_warmup_steps: int = 2000
     lr_min_ratio: float = 1.0
@@ -102,7 +102,7 @@ class TRMConfig:
 
 
 def swiglu_intermediate(hidden: int, expansion: float) -> int:
-    """SwiGLU inner width: round(e*h*2/3), then rounded UP to a multiple of 256 (spec §2.4).
+    """SwiGLU inner width: round(e*h*2/3), then rounded UP to a multiple of 256 (docs/REFERENCE.md §2.4).
 
     Python's round() (half-to-even) is what upstream uses; it only matters on exact .5 ties.
     """
@@ -115,7 +115,7 @@ def swiglu_intermediate(hidden: int, expansion: float) -> int:
 # ----------------------------------------------------------------------------------------------
 
 def trunc_normal_(t: torch.Tensor, std: float) -> torch.Tensor:
-    """Truncated normal on [-2 sigma', 2 sigma'] whose *resulting* std equals `std` (spec §2.8).
+    """Truncated normal on [-2 sigma', 2 sigma'] whose *resulting* std equals `std` (docs/REFERENCE.md §2.8).
 
     A plain N(0, sigma) truncated at +-2 sigma has a smaller std (factor ~0.8796), so sigma' is
     inflated by that factor.  Sampling is by inverse CDF of a uniform on [erf(-sqrt2), erf(sqrt2)].
@@ -142,7 +142,7 @@ def trunc_normal_(t: torch.Tensor, std: float) -> torch.Tensor:
 # ----------------------------------------------------------------------------------------------
 
 def rms_norm(h: torch.Tensor, eps: float) -> torch.Tensor:
-    """Weightless RMSNorm over the LAST axis (spec §2.4).  No gain, no bias."""
+    """Weightless RMSNorm over the LAST axis (docs/REFERENCE.md §2.4).  No gain, no bias."""
     return h * torch.rsqrt(h.square().mean(dim=-1, keepdim=True) + eps)
 
 
@@ -197,7 +197,7 @@ class SwiGLU(nn.Module):
         self.down_proj = Linear(inter, hidden)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # First half of the fused projection is the gate, second half is "up" (spec §2.4).
+        # First half of the fused projection is the gate, second half is "up" (docs/REFERENCE.md §2.4).
         gate, up = self.gate_up_proj(x).chunk(2, dim=-1)
         return self.down_proj(F.silu(gate) * up)
 
@@ -230,7 +230,7 @@ class Attention(nn.Module):
 
 
 class Block(nn.Module):
-    """Post-norm block (spec §2.4).  Either attention or a sequence-axis SwiGLU, then channel SwiGLU."""
+    """Post-norm block (docs/REFERENCE.md §2.4).  Either attention or a sequence-axis SwiGLU, then channel SwiGLU."""
 
     def __init__(self, cfg: TRMConfig):
         super().__init__()
@@ -246,7 +246,7 @@ class Block(nn.Module):
     def forward(self, h: torch.Tensor, cos_sin) -> torch.Tensor:
         if self.use_mlp_t:
             # Transposed to [B, D, L]: the RMSNorm here normalises each channel across positions,
-            # which is the easy-to-miss part of this variant (spec §10 item 2).
+            # which is the easy-to-miss part of this variant (docs/REFERENCE.md §10 item 2).
             ht = h.transpose(1, 2)
             ht = rms_norm(ht + self.mlp_t(ht), self.eps)
             h = ht.transpose(1, 2)
@@ -256,7 +256,7 @@ class Block(nn.Module):
 
 
 class ReasoningModule(nn.Module):
-    """`net`: the injection is added once at the input, then the blocks run (spec §2.5)."""
+    """`net`: the injection is added once at the input, then the blocks run (docs/REFERENCE.md §2.5)."""
 
     def __init__(self, cfg: TRMConfig):
         super().__init__()
@@ -271,7 +271,7 @@ class ReasoningModule(nn.Module):
 
 class PuzzleEmbedding(nn.Module):
     """Holds the puzzle table as a buffer: it is not an nn.Parameter upstream, so it is trained by
-    the separate SignSGD (spec §5.2), is not EMA'd and is not in the parameter count."""
+    the separate SignSGD (docs/REFERENCE.md §5.2), is not EMA'd and is not in the parameter count."""
 
     def __init__(self, num_ids: int, ndim: int):
         super().__init__()
@@ -300,7 +300,7 @@ class TRM(nn.Module):
         if cfg.pos_encodings == "learned":
             self.embed_pos = Embedding(cfg.total_len, D, 1.0 / math.sqrt(D))
         self.L_level = ReasoningModule(cfg)
-        # Fixed random start states (spec §2.8): buffers, never trained.
+        # Fixed random start states (docs/REFERENCE.md §2.8): buffers, never trained.
         self.register_buffer("H_init", trunc_normal_(torch.empty(D), 1.0))
         self.register_buffer("L_init", trunc_normal_(torch.empty(D), 1.0))
 
@@ -336,14 +336,14 @@ class TRM(nn.Module):
         return self.L_level(h, injection, cos_sin)
 
     def one_round(self, z_H, z_L, x, cos_sin):
-        """n latent updates (x injected) then one answer update (x NOT injected; spec §2.5)."""
+        """n latent updates (x injected) then one answer update (x NOT injected; docs/REFERENCE.md §2.5)."""
         for _ in range(self.cfg.L_cycles):
             z_L = self.net(z_L, z_H + x, cos_sin)
         z_H = self.net(z_H, z_L, cos_sin)
         return z_H, z_L
 
     def nograd_rounds(self, z_H, z_L, x, cos_sin):
-        """The first T-1 rounds: improve the state without building a graph (spec §2.6)."""
+        """The first T-1 rounds: improve the state without building a graph (docs/REFERENCE.md §2.6)."""
         with torch.no_grad():
             for _ in range(self.cfg.H_cycles - 1):
                 z_H, z_L = self.one_round(z_H, z_L, x, cos_sin)
@@ -360,7 +360,7 @@ class TRM(nn.Module):
 
         Returns the new (detached) carry, logits [B,S,V], q_halt/q_continue [B], and the state after
         the no-grad rounds (useful for tests).  Gradients flow through the last round only, but
-        through all n+1 net calls of it (spec §10 item 4).
+        through all n+1 net calls of it (docs/REFERENCE.md §10 item 4).
         """
         cos_sin = self.cos_sin()
         x = self.input_embeddings(inputs, puzzle_rows)
@@ -376,7 +376,7 @@ class TRM(nn.Module):
 
 
 def gather_puzzle_rows(table: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
-    """Copy W_puz[ids] into a fresh leaf that requires grad (spec §5.2 "local_weights").
+    """Copy W_puz[ids] into a fresh leaf that requires grad (docs/REFERENCE.md §5.2 "local_weights").
 
     Its .grad is then [B, ndim], one row per batch slot (duplicates not summed), which is exactly
     what the sparse SignSGD consumes.
@@ -385,7 +385,7 @@ def gather_puzzle_rows(table: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------------------------
-# Loss head (spec §4)
+# Loss head (docs/REFERENCE.md §4)
 # ----------------------------------------------------------------------------------------------
 
 def stablemax_log_probs(logits: torch.Tensor) -> torch.Tensor:
@@ -425,7 +425,7 @@ def loss_head(logits, q_halt, labels, loss_divisor) -> Dict[str, torch.Tensor]:
 
 
 # ----------------------------------------------------------------------------------------------
-# Schedule, optimizers, EMA (spec §5.1-5.4)
+# Schedule, optimizers, EMA (docs/REFERENCE.md §5.1-5.4)
 # ----------------------------------------------------------------------------------------------
 
 def lr_schedule(step: int, base_lr: float, warmup_steps: int, total_steps: int, min_ratio: float) -> float:
@@ -437,7 +437,7 @@ def lr_schedule(step: int, base_lr: float, warmup_steps: int, total_steps: int, 
 
 
 class AdamATan2:
-    """The sapientinc adam-atan2 update (spec §5.1), per element:
+    """The sapientinc adam-atan2 update (docs/REFERENCE.md §5.1), per element:
 
         theta *= 1 - lr*wd                               (decoupled decay FIRST, scaled by lr)
         m = b1*m + (1-b1)*g ;  v = b2*v + (1-b2)*g^2
@@ -470,7 +470,7 @@ class AdamATan2:
 
 @torch.no_grad()
 def sparse_sign_sgd_step(table: torch.Tensor, ids: torch.Tensor, row_grads: torch.Tensor, lr: float, wd: float):
-    """SignSGD with decoupled decay on the puzzle rows present in the batch (spec §5.2).
+    """SignSGD with decoupled decay on the puzzle rows present in the batch (docs/REFERENCE.md §5.2).
 
     Gradients of duplicate ids are summed BEFORE the sign; absent rows are neither decayed nor moved.
     """
@@ -495,7 +495,7 @@ class EMA:
 
 
 class Trainer:
-    """One optimizer step per supervision step, exactly the order of spec §5.5 (without ACT refill)."""
+    """One optimizer step per supervision step, exactly the order of docs/REFERENCE.md §5.5 (without ACT refill)."""
 
     def __init__(self, model: TRM):
         cfg = model.cfg
@@ -533,7 +533,7 @@ class Trainer:
 
 
 # ----------------------------------------------------------------------------------------------
-# Parameter count without instantiating anything (spec §2.10)
+# Parameter count without instantiating anything (docs/REFERENCE.md §2.10)
 # ----------------------------------------------------------------------------------------------
 
 def param_shapes(cfg: TRMConfig) -> Dict[str, List[int]]:

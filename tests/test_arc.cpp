@@ -1,4 +1,4 @@
-// ARC: task reading, the dataset builder (§6.4), the evaluator's crop/de-augmentation/voting/pass@k
+// ARC: task reading, the dataset builder (docs/REFERENCE.md §6.4), the evaluator's crop/de-augmentation/voting/pass@k
 // (§7.2), and test-time training of new puzzle rows with a frozen network.
 #include <gtest/gtest.h>
 

@@ -12,7 +12,7 @@
 namespace trm {
 namespace {
 
-// Spec §2.10 / §8.1: counts computed from the reference's shapes, matching the paper's 5M / 7M.
+// docs/REFERENCE.md §2.10 / §8.1: counts computed from the reference's shapes, matching the paper's 5M / 7M.
 TEST(Config, PaperParameterCounts) {
   EXPECT_EQ(find_preset("sudoku-mlp").model.parameter_count(), 5028866);
   EXPECT_EQ(find_preset("sudoku-att").model.parameter_count(), 6828034);

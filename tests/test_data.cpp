@@ -1,4 +1,4 @@
-// Dataset layer: npy files, the §6.1 layout, the Sudoku and Maze builders (on the real CSVs in
+// Dataset layer: npy files, the docs/REFERENCE.md §6.1 layout, the Sudoku and Maze builders (on the real CSVs in
 // $TRM_DATA_DIR, default /work/shared/data, or on generated stand-ins when those are absent),
 // the generators, the samplers (including exact resume), SHA-256 and the download helper.
 // Checks of puzzle validity use solvers written here, independent of the library's.

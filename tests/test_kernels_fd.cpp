@@ -208,7 +208,7 @@ TEST(KernelsFd, RmsNormNoResidual) {
 
 // ---- RMSNorm over the sequence axis (MLP-t) ---------------------------------------------------
 
-// [batch, L, D]: every (b, d) column of L values is normalized (spec §2.4: the norm runs over the
+// [batch, L, D]: every (b, d) column of L values is normalized (docs/REFERENCE.md §2.4: the norm runs over the
 // transposed tensor's last axis = L). The forward is checked against a direct per-column
 // formula because normalizing over D instead is the classic mistake, and a backward written for
 // the same wrong axis would still pass the FD check.
@@ -256,7 +256,7 @@ TEST(KernelsFd, AddRmsNormSeq) {
 
 // ---- SwiGLU -----------------------------------------------------------------------------------
 
-// act = silu(gate) * up with gate = the FIRST half of each row of gu (spec §2.4, gate-first
+// act = silu(gate) * up with gate = the FIRST half of each row of gu (docs/REFERENCE.md §2.4, gate-first
 // split); gradient w.r.t. every element of gu by FD.
 TEST(KernelsFd, SwiGlu) {
   std::mt19937 rng(5);
@@ -443,7 +443,7 @@ TEST(KernelsFd, Attention) {
   EXPECT_FD_OK(fd_check(qkv, dqkv, f, rng));
 }
 
-// Non-causal (spec §2.4: no mask): the LAST position's key reaches the FIRST position's output,
+// Non-causal (docs/REFERENCE.md §2.4: no mask): the LAST position's key reaches the FIRST position's output,
 // in every head; and batches do not mix.
 TEST(KernelsFd, AttentionIsNonCausal) {
   std::mt19937 rng(8);
@@ -729,7 +729,7 @@ TEST(KernelsFd, BceWithLogits) {
 
 // ---- optimizers (float state) -----------------------------------------------------------------
 
-// Scalar double re-computation of one AdamATan2 step (spec §5.1).
+// Scalar double re-computation of one AdamATan2 step (docs/REFERENCE.md §5.1).
 void adam_ref(double& th, double g, double& m, double& v, double lr, double wd, double b1, double b2,
               int t) {
   th *= (1 - lr * wd);

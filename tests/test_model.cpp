@@ -1,4 +1,4 @@
-// Model-level behaviour not covered by the fixtures: initialization (§2.8), carry reset, input
+// Model-level behaviour not covered by the fixtures: initialization (docs/REFERENCE.md §2.8), carry reset, input
 // validation, train/eval forward agreement, determinism, and that a few optimizer steps learn.
 #include <gtest/gtest.h>
 

@@ -17,11 +17,11 @@ struct Error : std::runtime_error {
 
 enum class PosEncoding { kRope, kLearned, kNone };
 
-// Which recurrence the model runs (spec §2.6 for TRM). HRM is the baseline of the TRM paper
+// Which recurrence the model runs (docs/REFERENCE.md §2.6 for TRM). HRM is the baseline of the TRM paper
 // (sapientinc/HRM, models/hrm/hrm_act_v1.py): two networks, L (L_layers blocks) and H (H_layers
 // blocks, separate weights), H_cycles x L_cycles calls of which only the last L and the last H
 // call are differentiated (the one-step gradient), and Q-learning halting with a q_continue
-// target from an extra no-grad forward (spec §3.3).
+// target from an extra no-grad forward (docs/REFERENCE.md §3.3).
 enum class Arch { kTrm, kHrm };
 
 struct ModelConfig {

@@ -1,6 +1,6 @@
 // The dataset layer: everything between the released puzzle files and training batches.
 //   npy.h       NumPy arrays (memory-mapped reads)
-//   dataset.h   the on-disk layout (spec §6.1), validation, SplitBuilder
+//   dataset.h   the on-disk layout (docs/REFERENCE.md §6.1), validation, SplitBuilder
 //   csv.h       the puzzle CSV format
 //   sudoku.h    Sudoku reading, augmentation, builder, solver, generator (§6.2)
 //   maze.h      Maze reading, builder, shortest paths, generator (§6.3)

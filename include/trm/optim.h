@@ -1,4 +1,4 @@
-// Optimizers of the reference (spec §5): AdamATan2 over the flat parameters, sparse SignSGD over
+// Optimizers of the reference (docs/REFERENCE.md §5): AdamATan2 over the flat parameters, sparse SignSGD over
 // the puzzle-embedding rows of the batch, the warmup/cosine schedule, and the EMA shadow copy.
 #pragma once
 #include <cstdint>

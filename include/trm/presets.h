@@ -1,4 +1,4 @@
-// The paper's runs as named presets (spec §8.1), with key=value overrides on top.
+// The paper's runs as named presets (docs/REFERENCE.md §8.1), with key=value overrides on top.
 #pragma once
 #include <string>
 #include <vector>

@@ -47,7 +47,7 @@ struct Report {
 std::string report_markdown(const Report& r, bool with_paper);
 nlohmann::json report_json(const Report& r, bool with_paper);
 
-// The paper's numbers (spec §8.2) for HRM, TRM-Att and TRM-MLP: method -> benchmark -> percent.
+// The paper's numbers (docs/REFERENCE.md §8.2) for HRM, TRM-Att and TRM-MLP: method -> benchmark -> percent.
 const std::map<std::string, std::map<std::string, double>>& paper_results();
 
 }  // namespace trm

@@ -1,4 +1,4 @@
-// trm arc eval | trm arc solve: the ARC evaluator (spec §7.2) and test-time training on a new task.
+// trm arc eval | trm arc solve: the ARC evaluator (docs/REFERENCE.md §7.2) and test-time training on a new task.
 #include <unistd.h>
 
 #include <cstdio>

@@ -1,4 +1,4 @@
-// trm data build arc: the reference's ARC builder (spec §6.4).
+// trm data build arc: the reference's ARC builder (docs/REFERENCE.md §6.4).
 #include <cstdio>
 #include <nlohmann/json.hpp>
 

@@ -32,7 +32,7 @@ ReportCell evaluate_entry(const ReportEntry& e, const EvalOptions& opt, Backend&
     cell.seconds = r.seconds;
     return cell;
   }
-  // ARC: votes over every augmented version of the test inputs, pass@2 (spec §7.2), one
+  // ARC: votes over every augmented version of the test inputs, pass@2 (docs/REFERENCE.md §7.2), one
   // checkpoint alone (no pooling across checkpoints).
   const auto t0 = std::chrono::steady_clock::now();
   const data::Dataset test = data::read_split(e.data, "test");

@@ -1,4 +1,4 @@
-// The ARC dataset builder (spec §6.4): subsets -> shuffled tasks -> augmented versions -> the
+// The ARC dataset builder (docs/REFERENCE.md §6.4): subsets -> shuffled tasks -> augmented versions -> the
 // train split (every demonstration pair, and the test pairs of non-test subsets) and the test split
 // (the test pairs of the test subset, whose outputs stay out of training).
 #include <chrono>

@@ -1,4 +1,4 @@
-// Initialization (spec §2.8). The truncated normal is the JAX-style one the reference ports:
+// Initialization (docs/REFERENCE.md §2.8). The truncated normal is the JAX-style one the reference ports:
 // uniform in [erf(-2/sqrt2), erf(2/sqrt2)], mapped through erfinv, scaled so that the TRUNCATED
 // distribution has exactly the requested std, then clipped to +-2 (scaled) std.
 #include <cmath>

@@ -1,4 +1,4 @@
-// ARC-AGI tasks and the reference's ARC dataset builder (spec §6.4, dataset/build_arc_dataset.py).
+// ARC-AGI tasks and the reference's ARC dataset builder (docs/REFERENCE.md §6.4, dataset/build_arc_dataset.py).
 //
 //   tasks      read from the combined challenge/solution files (arc-agi_<subset>_challenges.json
 //              + _solutions.json) or from a directory tree of raw per-task <id>.json files

@@ -1,4 +1,4 @@
-// The reference's on-disk dataset layout (spec §6.1) and its in-memory form.
+// The reference's on-disk dataset layout (docs/REFERENCE.md §6.1) and its in-memory form.
 //
 //   <root>/identifiers.json                 list id -> name, "<blank>" at 0
 //   <root>/<split>/dataset.json             Metadata

@@ -1,5 +1,5 @@
 // The 8 symmetries of a rectangular grid with numpy's semantics and the reference's ids
-// (dataset/common.py; spec §6.4), shared by the maze and ARC augmentations.
+// (dataset/common.py; docs/REFERENCE.md §6.4), shared by the maze and ARC augmentations.
 #pragma once
 #include <array>
 #include <cstdint>

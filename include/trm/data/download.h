@@ -26,7 +26,7 @@ std::string remote_file_url(const std::string& endpoint, const std::string& data
 // Throws trm::Error with the URL, curl's message and a hint to use local files (--data) on failure.
 void download_file(const std::string& url, const std::string& dest, const std::string& sha256 = "");
 
-// Downloads every file of `dataset` into <dest_dir>/<dataset>/ (the layout of shared/data) and
+// Downloads every file of `dataset` into <dest_dir>/<dataset>/ (one folder per dataset) and
 // returns their paths. Files already present are kept when their hash matches (or is unknown).
 std::vector<std::string> download_dataset(const std::string& dest_dir, const std::string& dataset,
                                           const std::string& endpoint = default_hf_endpoint());

@@ -1,4 +1,4 @@
-// Maze-Hard (spec §6.3): square mazes as row-major strings over "# SGo" (wall, open, start, goal,
+// Maze-Hard (docs/REFERENCE.md §6.3): square mazes as row-major strings over "# SGo" (wall, open, start, goal,
 // path), CSV reading, the dataset builder with the optional 8 dihedral augmentations, shortest
 // path tools, and a generator of mazes in the same format.
 #pragma once

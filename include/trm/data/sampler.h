@@ -1,4 +1,4 @@
-// Batches from a Dataset the way the reference's loader makes them (spec §6.5).
+// Batches from a Dataset the way the reference's loader makes them (docs/REFERENCE.md §6.5).
 //
 // Training: a pass covers `epochs_per_pass` epochs (the reference's epochs_per_iter, which it
 // sets to eval_interval). The pass's group order is the concatenation of one random permutation

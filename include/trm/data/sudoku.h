@@ -1,5 +1,5 @@
 // n x n Sudoku (n = 4, 6, 9 with boxes 2x2, 2x3, 3x3): CSV reading, the reference's
-// augmentation and dataset builder (spec §6.2), a solution counter, and a generator of puzzles
+// augmentation and dataset builder (docs/REFERENCE.md §6.2), a solution counter, and a generator of puzzles
 // with a unique solution.
 //
 // Deviation from the reference: its builder draws the subsample and the augmentations from
@@ -30,7 +30,7 @@ struct SudokuShape {
   bool operator==(const SudokuShape&) const = default;
 };
 
-// Token map (spec §6.2): PAD 0, blank 1, digit d -> d + 1; vocab n + 2, seq_len n * n.
+// Token map (docs/REFERENCE.md §6.2): PAD 0, blank 1, digit d -> d + 1; vocab n + 2, seq_len n * n.
 inline std::uint8_t sudoku_token(std::uint8_t digit) { return static_cast<std::uint8_t>(digit + 1); }
 inline int sudoku_vocab_size(const SudokuShape& s) { return s.n + 2; }
 
