@@ -2,18 +2,13 @@
 // config written by one side reads on the other.
 #pragma once
 #include <cstdint>
-#include <stdexcept>
 #include <string>
 
 #include <nlohmann/json_fwd.hpp>
 
-namespace trm {
+#include "trm/error.h"
 
-// Thrown for anything a user can get wrong (configs, files, shapes); the message names the
-// culprit. Never used for internal invariants.
-struct Error : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+namespace trm {
 
 enum class PosEncoding { kRope, kLearned, kNone };
 
