@@ -7,7 +7,7 @@
 #include "cli/commands.h"
 #include "cli/puzzle_text.h"
 #include "trm/data/dataset.h"
-#include "trm/data/download.h"
+#include "trm/io/download.h"
 #include "trm/data/maze.h"
 #include "trm/data/sudoku.h"
 

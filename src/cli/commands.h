@@ -21,8 +21,8 @@ void add_info_commands(CLI::App& app, Action& action);
 void add_bench_command(CLI::App& app, Action& action);
 void add_report_command(CLI::App& app, Action& action);
 
-// "PRESET key=value ..." (the preset optional) into configs; throws trm::Error.
-void parse_model_args(const std::vector<std::string>& args, ModelConfig& model, OptimConfig& optim,
-                      const std::string& default_preset);
+// "PRESET key=value ..." (the preset optional: without one the overrides apply to the configs as
+// passed in) into configs, then validates them; throws trm::Error.
+void parse_model_args(const std::vector<std::string>& args, ModelConfig& model, OptimConfig& optim);
 
 }  // namespace trm::cli
