@@ -14,7 +14,7 @@
 #include "trm/backend.h"
 #include "trm/model.h"
 #include "trm/optim.h"
-#include "trm/safetensors.h"
+#include "trm/io/safetensors.h"
 
 namespace trm::testing {
 

@@ -6,7 +6,7 @@
 #include <fstream>
 
 #include "trm/config.h"
-#include "trm/safetensors.h"
+#include "trm/io/safetensors.h"
 
 namespace trm {
 namespace {

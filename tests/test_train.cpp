@@ -30,7 +30,7 @@
 #include "expect_error.h"
 #include "temp_dir.h"
 #include "trm/optim.h"
-#include "trm/safetensors.h"
+#include "trm/io/safetensors.h"
 #include "trm/train.h"
 
 namespace trm {

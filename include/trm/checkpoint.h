@@ -17,7 +17,7 @@
 #include "trm/act.h"
 #include "trm/model.h"
 #include "trm/optim.h"
-#include "trm/safetensors.h"
+#include "trm/io/safetensors.h"
 
 namespace trm {
 

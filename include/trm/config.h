@@ -2,18 +2,13 @@
 // config written by one side reads on the other.
 #pragma once
 #include <cstdint>
-#include <stdexcept>
 #include <string>
 
 #include <nlohmann/json_fwd.hpp>
 
-namespace trm {
+#include "trm/error.h"
 
-// Thrown for anything a user can get wrong (configs, files, shapes); the message names the
-// culprit. Never used for internal invariants.
-struct Error : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+namespace trm {
 
 enum class PosEncoding { kRope, kLearned, kNone };
 
@@ -76,7 +71,10 @@ struct OptimConfig {
   double puzzle_emb_lr = 1e-4;
   double puzzle_emb_weight_decay = 1.0;
   double ema_rate = 0.999;
-  int loss_divisor = 768;  // the global batch size the summed loss is divided by
+  // The global batch size the summed loss is divided by. Derived, not a user setting: the trainer
+  // (and trm bench) set it from the batch size, and key=value overrides refuse it. It stays in the
+  // JSON because the reference's fixtures carry it and config.json records what a run used.
+  int loss_divisor = 768;
 
   void validate() const;
 };
@@ -92,6 +90,11 @@ void to_json(nlohmann::json& j, const ModelConfig& c);
 void from_json(const nlohmann::json& j, ModelConfig& c);
 void to_json(nlohmann::json& j, const OptimConfig& c);
 void from_json(const nlohmann::json& j, OptimConfig& c);
+
+// Sets one key from a JSON value, checked as from_json checks it (trm::Error naming the key).
+// Returns false when `key` is not a key of that config a user can set; throws for derived keys.
+bool set_config_key(ModelConfig& c, const std::string& key, const nlohmann::json& value);
+bool set_config_key(OptimConfig& c, const std::string& key, const nlohmann::json& value);
 
 std::string to_string(PosEncoding p);
 PosEncoding pos_encoding_from_string(const std::string& s);

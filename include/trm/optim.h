@@ -23,7 +23,6 @@ class TrmOptimizer {
 
   std::int64_t step_count() const { return step_; }
   void set_step_count(std::int64_t s) { step_ = s; }
-  double current_lr() const;  // lr the next step() will use
   const OptimConfig& config() const { return cfg_; }
   float* adam_m() { return m_.data(); }
   float* adam_v() { return v_.data(); }

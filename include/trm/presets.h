@@ -7,11 +7,13 @@
 
 namespace trm {
 
+// An aggregate for designated initialisers (src/model/presets.cpp); the default member
+// initialisers let a preset leave out the fields it takes from the defaults.
 struct Preset {
   std::string name;
   std::string description;
-  ModelConfig model;
-  OptimConfig optim;
+  ModelConfig model{};
+  OptimConfig optim{};
 };
 
 const std::vector<Preset>& presets();

@@ -4,7 +4,7 @@
 #include <algorithm>
 
 #include "trm/backend.h"
-#include "trm/config.h"  // trm::Error
+#include "trm/error.h"
 
 namespace trm {
 

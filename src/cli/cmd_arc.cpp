@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "data/atomic_file.h"
+#include "io/atomic_file.h"
 #include "trm/arc_eval.h"
 #include "trm/arc_solve.h"
 #include "trm/checkpoint.h"

@@ -27,7 +27,7 @@ void add_bench_command(CLI::App& app, Action& action) {
   cmd->add_flag("--no-sgemm", no_sgemm, "Skip the SGEMM reference measurement");
   cmd->callback([&action] {
     action = [] {
-      parse_model_args(args, o.model, o.optim, "");
+      parse_model_args(args, o.model, o.optim);
       if (!args.empty() && args[0].find('=') == std::string::npos) o.preset = args[0];
       o.training = mode == "train";
       o.measure_sgemm = !no_sgemm;

@@ -7,7 +7,7 @@
 #include "cli/commands.h"
 #include "cli/puzzle_text.h"
 #include "trm/data/dataset.h"
-#include "trm/data/download.h"
+#include "trm/io/download.h"
 #include "trm/data/maze.h"
 #include "trm/data/sudoku.h"
 
@@ -90,7 +90,7 @@ void add_data_commands(CLI::App& app, Action& action) {
   }();
   static std::int64_t subsample = 0;
   static int min_difficulty = -1;
-  auto* bs = build->add_subcommand("sudoku", "Sudoku-Extreme (spec 6.2): subsample, 1000 shuffles per training puzzle");
+  auto* bs = build->add_subcommand("sudoku", "Sudoku-Extreme (docs/REFERENCE.md §6.2): subsample, 1000 shuffles per training puzzle");
   bs->add_option("--train-csv", train_csv, "train.csv (source,question,answer,rating)")->required();
   bs->add_option("--test-csv", test_csv, "test CSV")->required();
   bs->add_option("--out", out, "Output dataset directory")->required();
@@ -110,7 +110,7 @@ void add_data_commands(CLI::App& app, Action& action) {
   });
   add_data_build_arc_command(*build, action);
   static data::MazeBuildOptions mb;
-  auto* bm = build->add_subcommand("maze", "Maze-Hard 30x30 (spec 6.3), optionally with the 8 dihedral augmentations");
+  auto* bm = build->add_subcommand("maze", "Maze-Hard 30x30 (docs/REFERENCE.md §6.3), optionally with the 8 dihedral augmentations");
   bm->add_option("--train-csv", train_csv, "train.csv")->required();
   bm->add_option("--test-csv", test_csv, "test.csv")->required();
   bm->add_option("--out", out, "Output dataset directory")->required();

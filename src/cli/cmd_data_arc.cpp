@@ -17,7 +17,7 @@ void add_data_build_arc_command(CLI::App& build, Action& action) {
   }();
   static bool count_only = false;
   auto* cmd = build.add_subcommand(
-      "arc", "ARC-AGI (spec 6.4): augmented versions with their own puzzle ids; the test set's test outputs held out");
+      "arc", "ARC-AGI (docs/REFERENCE.md §6.4): augmented versions with their own puzzle ids; the test set's test outputs held out");
   cmd->add_option("--source", source,
                   "Directory with arc-agi_<subset>_challenges.json (+ _solutions.json), or with <subset>/ directories of task files")
       ->required();

@@ -14,18 +14,13 @@
 
 namespace trm::cli {
 
-void parse_model_args(const std::vector<std::string>& args, ModelConfig& model, OptimConfig& optim,
-                      const std::string& default_preset) {
+void parse_model_args(const std::vector<std::string>& args, ModelConfig& model, OptimConfig& optim) {
   std::size_t first = 0;
-  std::string preset = default_preset;
   if (!args.empty() && args[0].find('=') == std::string::npos) {
-    preset = args[0];
-    first = 1;
-  }
-  if (!preset.empty()) {
-    const Preset& p = find_preset(preset);
+    const Preset& p = find_preset(args[0]);
     model = p.model;
     optim = p.optim;
+    first = 1;
   }
   for (std::size_t i = first; i < args.size(); ++i) apply_override(model, optim, args[i]);
   model.validate();
@@ -34,24 +29,16 @@ void parse_model_args(const std::vector<std::string>& args, ModelConfig& model, 
 
 namespace {
 
-ModelConfig tiny_config() {
-  ModelConfig c;
-  c.vocab_size = 6;  // 4x4 Sudoku: pad, blank, digits 1..4
-  c.seq_len = 16;
-  c.hidden_size = 64;
-  c.num_heads = 4;
-  c.puzzle_emb_ndim = 64;
-  c.puzzle_emb_len = 4;
-  c.H_cycles = 3;
-  c.L_cycles = 4;
-  return c;
-}
+// The model of `trm demo`, and of `trm info` without a preset: 4x4 Sudoku (vocab: pad, blank,
+// digits 1..4), small enough for any machine.
+const ModelConfig kSmallModel{.vocab_size = 6, .seq_len = 16, .puzzle_emb_ndim = 64, .puzzle_emb_len = 4,
+                              .H_cycles = 3, .L_cycles = 4, .hidden_size = 64, .num_heads = 4};
 
-int demo(std::vector<std::string> args) {
-  ModelConfig cfg = tiny_config();
+int demo(std::vector<std::string> args, const std::string& backend) {
+  ModelConfig cfg = kSmallModel;
   OptimConfig opt;
-  parse_model_args(args, cfg, opt, "");
-  auto be = make_backend("cpu");  // counts and shapes only: nothing is computed
+  parse_model_args(args, cfg, opt);
+  auto be = make_cli_backend(backend);
   TrmModel model(cfg, *be);
   model.init(0);
   const int B = 1;
@@ -111,9 +98,9 @@ void add_info_commands(CLI::App& app, Action& action) {
              {"parameters", mc.parameter_count()}, {"has_ema", ck.has_ema()}, {"resumable", ck.has_train_state()},
              {"tensors", ck.file().names().size()}};
       } else {
-        ModelConfig m = tiny_config();
+        ModelConfig m = kSmallModel;
         OptimConfig o;
-        parse_model_args(*info_args, m, o, "");
+        parse_model_args(*info_args, m, o);
         j = {{"model", m}, {"optimizer", o}, {"parameters", m.parameter_count()},
              {"puzzle_embedding_values", static_cast<long long>(m.num_puzzle_identifiers) * m.puzzle_emb_ndim}};
       }
@@ -126,7 +113,9 @@ void add_info_commands(CLI::App& app, Action& action) {
   static std::vector<std::string> demo_args_store;
   auto* demo_args = &demo_args_store;
   demo_cmd->add_option("preset_and_overrides", *demo_args, "[PRESET] [key=value ...]");
-  demo_cmd->callback([&action, demo_args] { action = [demo_args] { return demo(*demo_args); }; });
+  static std::string demo_backend = "cpu";
+  add_backend_option(demo_cmd, demo_backend);
+  demo_cmd->callback([&action, demo_args] { action = [demo_args] { return demo(*demo_args, demo_backend); }; });
 }
 
 }  // namespace trm::cli

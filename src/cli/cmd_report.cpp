@@ -1,10 +1,11 @@
 // trm report --entry METHOD,BENCHMARK,CHECKPOINT,DATA ... : evaluates each checkpoint on its
 // benchmark's test split and prints the paper-style table (Markdown on stdout; JSON with --json).
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 
 #include "cli/commands.h"
+#include "io/atomic_file.h"
+#include "io/json_file.h"
 #include <chrono>
 #include <filesystem>
 
@@ -88,14 +89,8 @@ void add_report_command(CLI::App& app, Action& action) {
       }
       const std::string md = report_markdown(report, !no_paper);
       std::cout << md;
-      if (!md_out.empty()) {
-        std::ofstream f(md_out);
-        if (!(f << md)) throw Error(md_out + ": cannot write");
-      }
-      if (!json_out.empty()) {
-        std::ofstream f(json_out);
-        if (!(f << report_json(report, !no_paper).dump(2) << "\n")) throw Error(json_out + ": cannot write");
-      }
+      if (!md_out.empty()) data::write_text_file(md_out, md);
+      if (!json_out.empty()) data::write_json_file_atomic(json_out, report_json(report, !no_paper));
       return 0;
     };
   });

@@ -39,7 +39,7 @@ void add_train_command(CLI::App& app, Action& action) {
   cmd->add_flag("--quiet", quiet, "No progress line");
   cmd->callback([&action] {
     action = [] {
-      parse_model_args(args, o.model, o.optim, "");
+      parse_model_args(args, o.model, o.optim);
       o.eval.halting = halting_from_string(halting);
       o.resume = !no_resume;
       o.progress = !quiet;

@@ -28,8 +28,8 @@ void add_report_command(CLI::App& app, Action& action);
 void add_backend_option(CLI::App* cmd, std::string& name);
 std::unique_ptr<Backend> make_cli_backend(const std::string& name);
 
-// "PRESET key=value ..." (the preset optional) into configs; throws trm::Error.
-void parse_model_args(const std::vector<std::string>& args, ModelConfig& model, OptimConfig& optim,
-                      const std::string& default_preset);
+// "PRESET key=value ..." (the preset optional: without one the overrides apply to the configs as
+// passed in) into configs, then validates them; throws trm::Error.
+void parse_model_args(const std::vector<std::string>& args, ModelConfig& model, OptimConfig& optim);
 
 }  // namespace trm::cli

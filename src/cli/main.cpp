@@ -1,5 +1,6 @@
 // trm command-line entry point: dispatches to the subcommands in src/cli/cmd_*.cpp.
 #include <cstdio>
+#include <exception>
 
 #include "cli/commands.h"
 
@@ -30,7 +31,13 @@ int main(int argc, char** argv) {
   try {
     return action ? action() : 0;
   } catch (const trm::Error& e) {
+    // Bad input (a file, a config, a shape): the message names it; status 2 (tests/cli_smoke.sh).
     std::fprintf(stderr, "trm: error: %s\n", e.what());
     return 2;
+  } catch (const std::exception& e) {
+    // Anything else (a failed TRM_ASSERT, std::filesystem, nlohmann::json, std::bad_alloc) would
+    // otherwise reach std::terminate and abort with a core dump; report it and exit 1.
+    std::fprintf(stderr, "trm: internal error: %s\n", e.what());
+    return 1;
   }
 }

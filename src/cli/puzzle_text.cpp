@@ -3,7 +3,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "trm/config.h"
+#include "trm/error.h"
 #include "trm/data/maze.h"
 #include "trm/data/sudoku.h"
 

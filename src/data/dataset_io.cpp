@@ -2,11 +2,11 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "data/atomic_file.h"
-#include "data/json_file.h"
-#include "trm/config.h"
+#include "io/atomic_file.h"
+#include "io/json_file.h"
+#include "trm/error.h"
 #include "trm/data/dataset.h"
-#include "trm/data/npy.h"
+#include "trm/io/npy.h"
 
 namespace trm::data {
 namespace {

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "trm/config.h"
+#include "trm/error.h"
 
 namespace trm::data {
 

@@ -1,7 +1,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
-#include "trm/config.h"
+#include "trm/error.h"
 #include "trm/data/dataset.h"
 
 namespace trm::data {

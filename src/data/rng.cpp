@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "trm/config.h"
+#include "trm/error.h"
 
 namespace trm::data {
 namespace {

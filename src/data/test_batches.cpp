@@ -1,5 +1,5 @@
 #include "data/collate.h"
-#include "trm/config.h"
+#include "trm/error.h"
 #include "trm/data/sampler.h"
 
 namespace trm::data {

@@ -2,7 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data/collate.h"
-#include "trm/config.h"
+#include "trm/error.h"
 #include "trm/data/sampler.h"
 
 namespace trm::data {

@@ -2,7 +2,7 @@
 #include <algorithm>
 
 #include "trm/arc_eval.h"
-#include "trm/config.h"
+#include "trm/error.h"
 
 namespace trm {
 

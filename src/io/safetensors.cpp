@@ -1,4 +1,4 @@
-#include "trm/safetensors.h"
+#include "trm/io/safetensors.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -9,7 +9,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "trm/config.h"
+#include "io/atomic_file.h"
+#include "trm/error.h"
 
 namespace trm {
 
@@ -251,28 +252,16 @@ void SafeTensorsWriter::write(const std::string& path) const {
   if (!metadata_.empty()) j["__metadata__"] = metadata_;
   std::string header = j.dump();
   while (header.size() % 8) header += ' ';
-  const std::string tmp = path + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) throw Error(tmp + ": cannot open for writing");
-  bool ok = true;
   unsigned char len[8];
-  std::uint64_t hl = header.size();
+  const std::uint64_t hl = header.size();
   for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(hl >> (8 * i));
-  ok &= std::fwrite(len, 1, 8, f) == 8;
-  ok &= std::fwrite(header.data(), 1, header.size(), f) == header.size();
-  for (const auto& t : tensors_)
-    ok &= std::fwrite(t.borrowed ? t.borrowed : t.bytes.data(), 1, t.size, f) == t.size;
-  ok &= std::fflush(f) == 0;
-  ok &= ::fsync(fileno(f)) == 0;
-  ok &= std::fclose(f) == 0;
-  if (!ok) {
-    std::remove(tmp.c_str());
-    throw Error(tmp + ": write failed (disk full?)");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw Error(path + ": cannot rename the temporary file into place");
-  }
+  // Checkpoints are what kill -9 resume depends on: the shared helper writes to path.tmp, fsyncs
+  // and renames, so a crash leaves the previous checkpoint or the complete new one.
+  data::write_file_atomically(path, [&](std::FILE* f) {
+    data::write_bytes(f, len, 8, path);
+    data::write_bytes(f, header.data(), header.size(), path);
+    for (const auto& t : tensors_) data::write_bytes(f, t.borrowed ? t.borrowed : t.bytes.data(), t.size, path);
+  });
 }
 
 }  // namespace trm

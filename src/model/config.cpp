@@ -1,8 +1,10 @@
 #include "trm/config.h"
 
 #include <cmath>
-#include <numbers>
 #include <nlohmann/json.hpp>
+#include <numbers>
+#include <type_traits>
+#include <variant>
 
 namespace trm {
 
@@ -125,113 +127,150 @@ PosEncoding pos_encoding_from_string(const std::string& s) {
 }
 
 namespace {
-// Reads j[key] into out if present, with a message that names the key on a type mismatch.
+
+// Every config key is spelled once, in the tables below; to_json, from_json, the unknown-key check
+// and key=value overrides (set_config_key) all walk them.
+template <class C>
+using Member = std::variant<std::monostate, int C::*, std::int64_t C::*, double C::*, bool C::*,
+                            PosEncoding C::*, Arch C::*>;
+
+template <class C>
+struct Key {
+  const char* name;
+  Member<C> member;                       // std::monostate: accepted on read and ignored
+  bool (*written)(const C&) = nullptr;    // when to write the key; nullptr: always
+  const char* derived_from = nullptr;     // set: the program computes the value, so no override
+};
+
+bool is_hrm(const ModelConfig& c) { return c.arch == Arch::kHrm; }
+
+// In the order from_json reads them (it decides which error a config with several bad keys gets).
+const Key<ModelConfig> kModelKeys[] = {
+    {.name = "vocab_size", .member = &ModelConfig::vocab_size},
+    {.name = "seq_len", .member = &ModelConfig::seq_len},
+    {.name = "num_puzzle_identifiers", .member = &ModelConfig::num_puzzle_identifiers},
+    {.name = "puzzle_emb_ndim", .member = &ModelConfig::puzzle_emb_ndim},
+    {.name = "puzzle_emb_len", .member = &ModelConfig::puzzle_emb_len},
+    {.name = "H_cycles", .member = &ModelConfig::H_cycles},
+    {.name = "L_cycles", .member = &ModelConfig::L_cycles},
+    {.name = "L_layers", .member = &ModelConfig::L_layers},
+    // arch and H_layers are written only for HRM, so TRM configs (and the checkpoints that embed
+    // them) stay as they were before HRM existed.
+    {.name = "H_layers", .member = &ModelConfig::H_layers, .written = is_hrm},
+    {.name = "arch", .member = &ModelConfig::arch, .written = is_hrm},
+    {.name = "hidden_size", .member = &ModelConfig::hidden_size},
+    {.name = "num_heads", .member = &ModelConfig::num_heads},
+    {.name = "expansion", .member = &ModelConfig::expansion},
+    {.name = "pos_encodings", .member = &ModelConfig::pos_encodings},
+    {.name = "mlp_t", .member = &ModelConfig::mlp_t},
+    {.name = "rms_norm_eps", .member = &ModelConfig::rms_norm_eps},
+    {.name = "rope_theta", .member = &ModelConfig::rope_theta},
+    {.name = "halt_max_steps", .member = &ModelConfig::halt_max_steps},
+    {.name = "halt_exploration_prob", .member = &ModelConfig::halt_exploration_prob},
+    // The reference's arch config carries the batch size; trm takes it from the trainer's options.
+    {.name = "batch_size", .member = {}},
+};
+
+const Key<OptimConfig> kOptimKeys[] = {
+    {.name = "lr", .member = &OptimConfig::lr},
+    {.name = "lr_warmup_steps", .member = &OptimConfig::lr_warmup_steps},
+    {.name = "lr_min_ratio", .member = &OptimConfig::lr_min_ratio},
+    {.name = "total_steps", .member = &OptimConfig::total_steps},
+    {.name = "weight_decay", .member = &OptimConfig::weight_decay},
+    {.name = "beta1", .member = &OptimConfig::beta1},
+    {.name = "beta2", .member = &OptimConfig::beta2},
+    {.name = "puzzle_emb_lr", .member = &OptimConfig::puzzle_emb_lr},
+    {.name = "puzzle_emb_weight_decay", .member = &OptimConfig::puzzle_emb_weight_decay},
+    {.name = "ema_rate", .member = &OptimConfig::ema_rate},
+    // Read (the reference's fixtures set it) and written (config.json records the divisor a run
+    // used), but never a user setting: the trainer and trm bench set it to the global batch.
+    {.name = "loss_divisor", .member = &OptimConfig::loss_divisor,
+     .derived_from = "the global batch size (--batch)"},
+};
+
+const char* kind(const ModelConfig*) { return "model"; }
+const char* kind(const OptimConfig*) { return "optimizer"; }
+
+// The enums are strings in JSON; everything else is its JSON number or boolean.
 template <class T>
-void read(const nlohmann::json& j, const char* key, T& out) {
-  auto it = j.find(key);
-  if (it == j.end()) return;
-  try {
-    out = it->template get<T>();
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(std::string("config key \"") + key + "\": " + e.what());
+nlohmann::json to_value(const T& v) { return v; }
+nlohmann::json to_value(PosEncoding p) { return to_string(p); }
+nlohmann::json to_value(Arch a) { return to_string(a); }
+
+template <class T>
+void from_value(const nlohmann::json& v, T& out) { out = v.get<T>(); }
+void from_value(const nlohmann::json& v, PosEncoding& out) { out = pos_encoding_from_string(v.get<std::string>()); }
+void from_value(const nlohmann::json& v, Arch& out) { out = arch_from_string(v.get<std::string>()); }
+
+// Sets key's field from v; a JSON type mismatch becomes a trm::Error naming the key (the enums'
+// own messages list the accepted names).
+template <class C>
+void read_key(const Key<C>& key, const nlohmann::json& v, C& c) {
+  std::visit(
+      [&](auto m) {
+        if constexpr (!std::is_same_v<decltype(m), std::monostate>) {
+          try {
+            from_value(v, c.*m);
+          } catch (const nlohmann::json::exception& e) {
+            throw Error(std::string("config key \"") + key.name + "\": " + e.what());
+          }
+        }
+      },
+      key.member);
+}
+
+template <class C, std::size_t N>
+void keys_to_json(nlohmann::json& j, const C& c, const Key<C> (&keys)[N]) {
+  j = nlohmann::json::object();
+  for (const auto& key : keys) {
+    if (key.written != nullptr && !key.written(c)) continue;
+    std::visit(
+        [&](auto m) {
+          if constexpr (!std::is_same_v<decltype(m), std::monostate>) j[key.name] = to_value(c.*m);
+        },
+        key.member);
   }
 }
 
-void reject_unknown(const nlohmann::json& j, std::initializer_list<const char*> known, const char* what) {
+// Unknown keys are rejected (before any is read) so that a typo does not fall back to a default.
+template <class C, std::size_t N>
+void keys_from_json(const nlohmann::json& j, C& c, const Key<C> (&keys)[N]) {
+  const char* what = kind(&c);
   if (!j.is_object()) throw Error(std::string(what) + " config must be a JSON object");
   for (auto it = j.begin(); it != j.end(); ++it) {
     bool ok = false;
-    for (const char* k : known) ok |= it.key() == k;
+    for (const auto& key : keys) ok |= it.key() == key.name;
     if (!ok) throw Error(std::string("unknown ") + what + " config key \"" + it.key() + "\"");
   }
+  for (const auto& key : keys)
+    if (auto it = j.find(key.name); it != j.end()) read_key(key, *it, c);
 }
+
+template <class C, std::size_t N>
+bool set_key(C& c, const std::string& name, const nlohmann::json& v, const Key<C> (&keys)[N]) {
+  for (const auto& key : keys) {
+    if (name != key.name || std::holds_alternative<std::monostate>(key.member)) continue;
+    if (key.derived_from != nullptr)
+      throw Error(std::string("config key \"") + key.name + "\" cannot be set: it is derived from " +
+                  key.derived_from);
+    read_key(key, v, c);
+    return true;
+  }
+  return false;
+}
+
 }  // namespace
 
-void to_json(nlohmann::json& j, const ModelConfig& c) {
-  j = {{"vocab_size", c.vocab_size},
-       {"seq_len", c.seq_len},
-       {"num_puzzle_identifiers", c.num_puzzle_identifiers},
-       {"puzzle_emb_ndim", c.puzzle_emb_ndim},
-       {"puzzle_emb_len", c.puzzle_emb_len},
-       {"H_cycles", c.H_cycles},
-       {"L_cycles", c.L_cycles},
-       {"L_layers", c.L_layers},
-       {"hidden_size", c.hidden_size},
-       {"num_heads", c.num_heads},
-       {"expansion", c.expansion},
-       {"pos_encodings", to_string(c.pos_encodings)},
-       {"mlp_t", c.mlp_t},
-       {"rms_norm_eps", c.rms_norm_eps},
-       {"rope_theta", c.rope_theta},
-       {"halt_max_steps", c.halt_max_steps},
-       {"halt_exploration_prob", c.halt_exploration_prob}};
-  // Written only for HRM, so TRM configs (and the checkpoints that embed them) stay as they were.
-  if (c.arch == Arch::kHrm) {
-    j["arch"] = to_string(c.arch);
-    j["H_layers"] = c.H_layers;
-  }
-}
+void to_json(nlohmann::json& j, const ModelConfig& c) { keys_to_json(j, c, kModelKeys); }
+void from_json(const nlohmann::json& j, ModelConfig& c) { keys_from_json(j, c, kModelKeys); }
+void to_json(nlohmann::json& j, const OptimConfig& c) { keys_to_json(j, c, kOptimKeys); }
+void from_json(const nlohmann::json& j, OptimConfig& c) { keys_from_json(j, c, kOptimKeys); }
 
-void from_json(const nlohmann::json& j, ModelConfig& c) {
-  reject_unknown(j, {"vocab_size", "seq_len", "num_puzzle_identifiers", "puzzle_emb_ndim", "puzzle_emb_len",
-                     "H_cycles", "L_cycles", "L_layers", "hidden_size", "num_heads", "expansion",
-                     "pos_encodings", "mlp_t", "rms_norm_eps", "rope_theta", "halt_max_steps",
-                     "halt_exploration_prob", "H_layers", "batch_size", "arch"},
-                 "model");
-  read(j, "vocab_size", c.vocab_size);
-  read(j, "seq_len", c.seq_len);
-  read(j, "num_puzzle_identifiers", c.num_puzzle_identifiers);
-  read(j, "puzzle_emb_ndim", c.puzzle_emb_ndim);
-  read(j, "puzzle_emb_len", c.puzzle_emb_len);
-  read(j, "H_cycles", c.H_cycles);
-  read(j, "L_cycles", c.L_cycles);
-  read(j, "L_layers", c.L_layers);
-  read(j, "H_layers", c.H_layers);
-  std::string arch = to_string(c.arch);
-  read(j, "arch", arch);
-  c.arch = arch_from_string(arch);
-  read(j, "hidden_size", c.hidden_size);
-  read(j, "num_heads", c.num_heads);
-  read(j, "expansion", c.expansion);
-  std::string pe = to_string(c.pos_encodings);
-  read(j, "pos_encodings", pe);
-  c.pos_encodings = pos_encoding_from_string(pe);
-  read(j, "mlp_t", c.mlp_t);
-  read(j, "rms_norm_eps", c.rms_norm_eps);
-  read(j, "rope_theta", c.rope_theta);
-  read(j, "halt_max_steps", c.halt_max_steps);
-  read(j, "halt_exploration_prob", c.halt_exploration_prob);
+bool set_config_key(ModelConfig& c, const std::string& key, const nlohmann::json& value) {
+  return set_key(c, key, value, kModelKeys);
 }
-
-void to_json(nlohmann::json& j, const OptimConfig& c) {
-  j = {{"lr", c.lr},
-       {"lr_warmup_steps", c.lr_warmup_steps},
-       {"lr_min_ratio", c.lr_min_ratio},
-       {"total_steps", c.total_steps},
-       {"weight_decay", c.weight_decay},
-       {"beta1", c.beta1},
-       {"beta2", c.beta2},
-       {"puzzle_emb_lr", c.puzzle_emb_lr},
-       {"puzzle_emb_weight_decay", c.puzzle_emb_weight_decay},
-       {"ema_rate", c.ema_rate},
-       {"loss_divisor", c.loss_divisor}};
-}
-
-void from_json(const nlohmann::json& j, OptimConfig& c) {
-  reject_unknown(j, {"lr", "lr_warmup_steps", "lr_min_ratio", "total_steps", "weight_decay", "beta1", "beta2",
-                     "puzzle_emb_lr", "puzzle_emb_weight_decay", "ema_rate", "loss_divisor"},
-                 "optimizer");
-  read(j, "lr", c.lr);
-  read(j, "lr_warmup_steps", c.lr_warmup_steps);
-  read(j, "lr_min_ratio", c.lr_min_ratio);
-  read(j, "total_steps", c.total_steps);
-  read(j, "weight_decay", c.weight_decay);
-  read(j, "beta1", c.beta1);
-  read(j, "beta2", c.beta2);
-  read(j, "puzzle_emb_lr", c.puzzle_emb_lr);
-  read(j, "puzzle_emb_weight_decay", c.puzzle_emb_weight_decay);
-  read(j, "ema_rate", c.ema_rate);
-  read(j, "loss_divisor", c.loss_divisor);
+bool set_config_key(OptimConfig& c, const std::string& key, const nlohmann::json& value) {
+  return set_key(c, key, value, kOptimKeys);
 }
 
 }  // namespace trm

@@ -12,10 +12,6 @@ TrmOptimizer::TrmOptimizer(TrmModel& model, const OptimConfig& cfg) : model_(mod
   be.copy(model.params(), ema_.data(), n);  // the shadow starts at the initial weights
 }
 
-double TrmOptimizer::current_lr() const {
-  return lr_schedule(step_ + 1, cfg_.lr, cfg_.lr_warmup_steps, cfg_.total_steps, cfg_.lr_min_ratio);
-}
-
 void TrmOptimizer::step() {
   const auto& ids = model_.puzzle_row_ids();
   step(ids.data(), model_.puzzle_row_grads(), static_cast<int>(ids.size()));

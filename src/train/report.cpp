@@ -5,7 +5,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "trm/config.h"
+#include "trm/error.h"
 
 namespace trm {
 

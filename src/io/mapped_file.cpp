@@ -1,4 +1,4 @@
-#include "data/mapped_file.h"
+#include "io/mapped_file.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "trm/config.h"
+#include "trm/error.h"
 
 namespace trm::data {
 

@@ -1,4 +1,4 @@
-#include "trm/config.h"
+#include "trm/error.h"
 #include "trm/data/sudoku.h"
 
 namespace trm::data {

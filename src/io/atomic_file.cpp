@@ -1,10 +1,12 @@
-#include "data/atomic_file.h"
+#include "io/atomic_file.h"
+
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 
-#include "trm/config.h"
+#include "trm/error.h"
 
 namespace trm::data {
 
@@ -19,6 +21,10 @@ void write_file_atomically(const std::string& path, const std::function<void(std
   if (f == nullptr) throw Error(path + ": cannot open " + tmp + " for writing (" + std::strerror(errno) + ")");
   try {
     body(f);
+    // Without the fsync the rename can reach the disk before the data does, and a crash then
+    // leaves an empty or partial file under the final name (checkpoints must survive kill -9).
+    if (std::fflush(f) != 0 || ::fsync(fileno(f)) != 0)
+      throw Error(path + ": write failed on flush (" + std::strerror(errno) + ")");
   } catch (...) {
     std::fclose(f);
     std::remove(tmp.c_str());

@@ -1,4 +1,4 @@
-#include "data/sudoku_search.h"
+#include "data/sudoku/sudoku_search.h"
 
 #include <algorithm>
 #include <bit>

@@ -1,4 +1,4 @@
-#include "trm/data/download.h"
+#include "trm/io/download.h"
 
 #include <sys/wait.h>
 
@@ -6,8 +6,8 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "trm/config.h"
-#include "trm/data/sha256.h"
+#include "trm/error.h"
+#include "trm/io/sha256.h"
 
 namespace trm::data {
 namespace {

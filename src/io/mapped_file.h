@@ -1,4 +1,4 @@
-// Read-only memory mapping of a whole file (internal to src/data).
+// Read-only memory mapping of a whole file (internal to src/io).
 #pragma once
 #include <cstddef>
 #include <string>

@@ -1,9 +1,9 @@
-#include "trm/data/csv.h"
+#include "trm/io/csv.h"
 
 #include <fstream>
 
-#include "data/atomic_file.h"
-#include "trm/config.h"
+#include "io/atomic_file.h"
+#include "trm/error.h"
 
 namespace trm::data {
 namespace {

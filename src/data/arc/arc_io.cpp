@@ -4,8 +4,8 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "data/json_file.h"
-#include "trm/config.h"
+#include "io/json_file.h"
+#include "trm/error.h"
 #include "trm/data/arc.h"
 
 namespace trm::data {

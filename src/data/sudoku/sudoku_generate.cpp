@@ -1,8 +1,8 @@
 #include <cstring>
-#include <unordered_set>
 
-#include "data/sudoku_search.h"
-#include "trm/config.h"
+#include "data/generate.h"
+#include "data/sudoku/sudoku_search.h"
+#include "trm/error.h"
 #include "trm/data/sudoku.h"
 
 namespace trm::data {
@@ -49,20 +49,10 @@ void generate_sudoku(const SudokuGenOptions& opt, Rng& rng, std::uint8_t* questi
 SudokuSet generate_sudokus(std::int64_t count, const SudokuGenOptions& opt, Rng& rng) {
   SudokuSet set;
   set.shape = SudokuShape::for_size(opt.n);
-  const auto cells = static_cast<std::size_t>(set.shape.cells());
-  std::unordered_set<std::string> seen;
-  std::vector<std::uint8_t> q(cells), a(cells);
-  // Small boards have few distinct puzzles, so duplicates are skipped, within a budget.
-  const std::int64_t budget = 20 * count + 1000;
-  std::int64_t tries = 0;
-  while (set.size() < count) {
-    if (++tries > budget)
-      throw Error("generated only " + std::to_string(set.size()) + " distinct " + std::to_string(opt.n) + "x" +
-                  std::to_string(opt.n) + " puzzles with " + std::to_string(opt.target_clues) + " target clues in " +
-                  std::to_string(budget) + " tries; ask for fewer");
-    generate_sudoku(opt, rng, q.data(), a.data());
-    if (seen.insert(std::string(q.begin(), q.end())).second) set.add(q.data(), a.data());
-  }
+  const std::string what = std::to_string(opt.n) + "x" + std::to_string(opt.n) + " puzzles with " +
+                           std::to_string(opt.target_clues) + " target clues";
+  add_distinct(set, count, static_cast<std::size_t>(set.shape.cells()), what,
+               [&](std::uint8_t* q, std::uint8_t* a) { generate_sudoku(opt, rng, q, a); });
   return set;
 }
 
@@ -70,14 +60,9 @@ BuiltDataset generate_sudoku_dataset(const std::string& out_dir, const SudokuGen
   if (opt.num_train < 0 || opt.num_test < 0) throw Error("puzzle counts must be >= 0");
   Rng rng(opt.seed);
   const SudokuSet all = generate_sudokus(opt.num_train + opt.num_test, opt.puzzle, rng);
-  std::vector<std::int64_t> train_rows, test_rows;
-  for (std::int64_t i = 0; i < all.size(); ++i) (i < opt.num_train ? train_rows : test_rows).push_back(i);
-  BuiltDataset out{build_sudoku_split(all.select(train_rows), opt.num_aug, rng),
-                   build_sudoku_split(all.select(test_rows), 0, rng)};
-  write_split(out.train, out_dir, "train");
-  write_split(out.test, out_dir, "test");
-  write_identifiers(out_dir, {"<blank>"});
-  return out;
+  return write_generated_dataset(out_dir, all, opt.num_train, [&](const SudokuSet& rows, bool train) {
+    return build_sudoku_split(rows, train ? opt.num_aug : 0, rng);
+  });
 }
 
 }  // namespace trm::data

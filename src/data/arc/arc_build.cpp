@@ -6,8 +6,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "data/atomic_file.h"
-#include "trm/config.h"
+#include "io/atomic_file.h"
+#include "trm/error.h"
 #include "trm/data/arc.h"
 
 namespace trm::data {

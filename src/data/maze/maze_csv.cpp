@@ -1,8 +1,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "trm/config.h"
-#include "trm/data/csv.h"
+#include "trm/error.h"
+#include "trm/io/csv.h"
 #include "trm/data/maze.h"
 
 namespace trm::data {

@@ -1,4 +1,4 @@
-// The Python-literal header dictionary of a .npy file (internal to src/data).
+// The Python-literal header dictionary of a .npy file (internal to src/io).
 #pragma once
 #include <cstdint>
 #include <string>

@@ -1,7 +1,7 @@
 #include <algorithm>
-#include <unordered_set>
 
-#include "trm/config.h"
+#include "data/generate.h"
+#include "trm/error.h"
 #include "trm/data/maze.h"
 
 namespace trm::data {
@@ -60,16 +60,8 @@ void generate_maze(const MazeGenOptions& opt, Rng& rng, std::uint8_t* question, 
 MazeSet generate_mazes(std::int64_t count, const MazeGenOptions& opt, Rng& rng) {
   MazeSet set;
   set.side = opt.side;
-  std::vector<std::uint8_t> q(static_cast<std::size_t>(opt.side * opt.side)), a(q.size());
-  std::unordered_set<std::string> seen;
-  const std::int64_t budget = 20 * count + 1000;
-  for (std::int64_t tries = 0; set.size() < count; ++tries) {
-    if (tries >= budget)
-      throw Error("generated only " + std::to_string(set.size()) + " distinct mazes in " + std::to_string(budget) +
-                  " tries; ask for fewer");
-    generate_maze(opt, rng, q.data(), a.data());
-    if (seen.insert(std::string(q.begin(), q.end())).second) set.add(q.data(), a.data());
-  }
+  add_distinct(set, count, static_cast<std::size_t>(opt.side * opt.side), "mazes",
+               [&](std::uint8_t* q, std::uint8_t* a) { generate_maze(opt, rng, q, a); });
   return set;
 }
 
@@ -77,13 +69,9 @@ BuiltDataset generate_maze_dataset(const std::string& out_dir, const MazeGenerat
   if (opt.num_train < 0 || opt.num_test < 0) throw Error("maze counts must be >= 0");
   Rng rng(opt.seed);
   const MazeSet all = generate_mazes(opt.num_train + opt.num_test, opt.maze, rng);
-  std::vector<std::int64_t> train_rows, test_rows;
-  for (std::int64_t i = 0; i < all.size(); ++i) (i < opt.num_train ? train_rows : test_rows).push_back(i);
-  BuiltDataset out{build_maze_split(all.select(train_rows), opt.aug), build_maze_split(all.select(test_rows), false)};
-  write_split(out.train, out_dir, "train");
-  write_split(out.test, out_dir, "test");
-  write_identifiers(out_dir, {"<blank>"});
-  return out;
+  return write_generated_dataset(out_dir, all, opt.num_train, [&](const MazeSet& rows, bool train) {
+    return build_maze_split(rows, train && opt.aug);
+  });
 }
 
 }  // namespace trm::data

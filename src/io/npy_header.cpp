@@ -1,10 +1,10 @@
-#include "data/npy_header.h"
+#include "io/npy_header.h"
 
 #include <cctype>
 #include <limits>
 #include <set>
 
-#include "trm/config.h"
+#include "trm/error.h"
 
 namespace trm::data {
 namespace {

@@ -1,9 +1,11 @@
-#include "data/json_file.h"
+#include "io/json_file.h"
+
+#include "io/atomic_file.h"
 
 #include <fstream>
 #include <sstream>
 
-#include "trm/config.h"
+#include "trm/error.h"
 
 namespace trm::data {
 
@@ -17,6 +19,10 @@ nlohmann::json read_json_file(const std::string& path, const std::string& hint) 
   } catch (const nlohmann::json::exception& e) {
     throw Error(path + ": invalid JSON (" + e.what() + ")");
   }
+}
+
+void write_json_file_atomic(const std::string& path, const nlohmann::json& j, int indent) {
+  write_text_file(path, j.dump(indent) + "\n");
 }
 
 }  // namespace trm::data

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "trm/config.h"
+#include "trm/error.h"
 #include "trm/data/arc.h"
 
 namespace trm::data {

@@ -1,4 +1,4 @@
-#include "trm/data/sha256.h"
+#include "trm/io/sha256.h"
 
 #include <algorithm>
 #include <bit>
@@ -6,7 +6,7 @@
 #include <fstream>
 #include <vector>
 
-#include "trm/config.h"
+#include "trm/error.h"
 
 namespace trm::data {
 namespace {

@@ -1,7 +1,7 @@
 // safetensors reading and writing (the weights format of the ecosystem): an 8-byte little-endian
 // header length, a JSON header {name: {dtype, shape, data_offsets}, "__metadata__": {...}}, then
 // the raw little-endian tensor bytes. Every malformed file is reported with its path and the
-// problem; writes go to a temporary file that is renamed into place (atomic on POSIX).
+// problem; writes go through the shared atomic writer (a temporary file, fsynced, then renamed).
 #pragma once
 #include <cstdint>
 #include <map>

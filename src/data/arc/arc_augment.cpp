@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <set>
 
-#include "trm/config.h"
+#include "trm/error.h"
 #include "trm/data/arc.h"
 #include "trm/data/dihedral.h"
-#include "trm/data/sha256.h"
+#include "trm/io/sha256.h"
 
 namespace trm::data {
 

@@ -1,12 +1,12 @@
-#include "trm/data/npy.h"
+#include "trm/io/npy.h"
 
 #include <cstring>
 #include <limits>
 
-#include "data/atomic_file.h"
-#include "data/mapped_file.h"
-#include "data/npy_header.h"
-#include "trm/config.h"
+#include "io/atomic_file.h"
+#include "io/mapped_file.h"
+#include "io/npy_header.h"
+#include "trm/error.h"
 
 namespace trm::data {
 namespace {
