@@ -1,4 +1,4 @@
-// The training system: the ACT carry and its halting rule (spec §3.2), resume equals an
+// The training system: the ACT carry and its halting rule (docs/REFERENCE.md §3.2), resume equals an
 // uninterrupted run bit for bit (§5.5), gradient accumulation equals the full batch, a small model
 // learns 4x4 Sudoku, evaluation (§7.1) and checkpoints.
 #include <gtest/gtest.h>
@@ -146,7 +146,7 @@ class OneThreadByDefault : public ::testing::Environment {
 [[maybe_unused]] ::testing::Environment* const kOneThread = ::testing::AddGlobalTestEnvironment(new OneThreadByDefault);
 
 // ---------------------------------------------------------------------------------------------
-// 1. ActCarry (spec §3.1, §3.2)
+// 1. ActCarry (docs/REFERENCE.md §3.1, §3.2)
 
 struct CarryFixture {
   explicit CarryFixture(int halt_max_steps, double explore = 0.1) {
@@ -662,7 +662,7 @@ TEST(Learning, TinyModelSolvesHeldOut4x4Sudoku) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 4. Evaluation (spec §7.1)
+// 4. Evaluation (docs/REFERENCE.md §7.1)
 
 struct EvalFixture {
   static constexpr int kN = 12, kT = 4;

@@ -1,4 +1,4 @@
-// The ACT carry of the reference (spec §3): per batch slot, the recurrent state (z_H, z_L), the
+// The ACT carry of the reference (docs/REFERENCE.md §3): per batch slot, the recurrent state (z_H, z_L), the
 // supervision steps taken, whether the slot halted, and the example it is working on. A training
 // step refills the halted slots with fresh examples, runs one supervision step on every slot,
 // then decides which slots halt.
@@ -16,7 +16,7 @@ class Rng;
 }
 
 // The learned halting signal for one slot's q = (q_halt, q_continue) logits: TRM halts when
-// q_halt > 0 (no_ACT_continue); HRM when q_halt > q_continue (Q-learning, spec §3.3).
+// q_halt > 0 (no_ACT_continue); HRM when q_halt > q_continue (Q-learning, docs/REFERENCE.md §3.3).
 inline bool halt_signal(const ModelConfig& c, const float* q) {
   return c.act_continue() ? q[0] > q[1] : q[0] > 0.0f;
 }

@@ -1,4 +1,4 @@
-// The ARC evaluator (spec §7.2, evaluators/arc.py): every augmented version of every test input
+// The ARC evaluator (docs/REFERENCE.md §7.2, evaluators/arc.py): every augmented version of every test input
 // votes for a de-augmented output grid; candidates rank by vote count, then by mean halting
 // confidence sigmoid(q_halt); pass@k is averaged over a puzzle's test inputs, then over puzzles.
 //

@@ -1,9 +1,9 @@
 // Solving a new ARC task with a trained model by test-time training of puzzle embeddings only.
 //
 // A trained TRM only works with the embedding row of a puzzle version it was trained on (a blank
-// or random id gives 0%, spec §11.6). A new task therefore gets fresh rows: one per augmented
+// or random id gives 0%, docs/REFERENCE.md §11.6). A new task therefore gets fresh rows: one per augmented
 // version of the task. They are trained on the task's demonstration pairs with the sparse SignSGD
-// of spec §5.2 while the network stays frozen, then the test inputs of every version vote
+// of docs/REFERENCE.md §5.2 while the network stays frozen, then the test inputs of every version vote
 // through the ARC evaluator.
 #pragma once
 #include <cstdint>

@@ -1,9 +1,10 @@
-// Evaluation on a dataset split (spec §7.1): every example starts from a fresh carry and runs up
+// Evaluation on a dataset split (docs/REFERENCE.md §7.1): every example starts from a fresh carry and runs up
 // to halt_max_steps supervision steps.
 //   halting "reference": always all steps; the prediction is the last step's (as the reference).
-//   halting "adaptive":  an example stops at the first step whose q_halt logit is > 0 (or at the
-//                        last step); its prediction is that step's. Batches whose examples have
-//                        all stopped end early.
+//   halting "adaptive":  an example stops at the first step whose q logits give the model's own
+//                        halt signal (halt_signal() in trm/act.h: TRM q_halt > 0, HRM q_halt >
+//                        q_continue), or at the last step; its prediction is that step's. Batches
+//                        whose examples have all stopped end early.
 #pragma once
 #include <cstdint>
 #include <functional>

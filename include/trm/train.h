@@ -1,4 +1,4 @@
-// The training loop of the reference (spec §3, §5.5): one optimizer step per supervision step of
+// The training loop of the reference (docs/REFERENCE.md §3, §5.5): one optimizer step per supervision step of
 // the whole global batch, the ACT carry persisting across steps, halted slots refilled from the
 // sampler, gradients accumulated over micro-batches, periodic evaluation of the EMA weights, and
 // atomic checkpoints that resume bit-exactly.

@@ -110,7 +110,7 @@ EvalResult evaluate(TrmModel& model, const data::Dataset& split, const EvalOptio
       cells_ok += correct_at_stop[b];
       cells += valid[b];
       steps += stop_step[b];
-      q_ok += (q_at_stop[b] >= 0.0f) == (exact_at_stop[b] != 0);  // as the reference's metric (sec. 4)
+      q_ok += (q_at_stop[b] >= 0.0f) == (exact_at_stop[b] != 0);  // as the reference's metric, docs/REFERENCE.md §4
     }
     if (progress) progress(begin + n, total);
   }

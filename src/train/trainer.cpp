@@ -71,7 +71,7 @@ class JsonlLog {
   std::ofstream f_;
 };
 
-// Sums of the reference's train metrics over one step (spec §4): counted over slots that halted
+// Sums of the reference's train metrics over one step (docs/REFERENCE.md §4): counted over slots that halted
 // at this step and have supervised tokens.
 struct StepMetrics {
   double count = 0, accuracy = 0, exact = 0, q_halt_acc = 0, steps = 0, lm_loss = 0, q_halt_loss = 0,
