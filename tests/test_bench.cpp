@@ -8,7 +8,7 @@
 namespace trm {
 
 TEST(Bench, FlopCountMatchesTheSpecEstimates) {
-  // Spec §9: Sudoku TRM-MLP forward ≈ 25.6 GFLOP per sample-step, training adds ≈ 17 GFLOP.
+  // docs/REFERENCE.md §9: Sudoku TRM-MLP forward ≈ 25.6 GFLOP per sample-step, training adds ≈ 17 GFLOP.
   const ModelConfig mlp = find_preset("sudoku-mlp").model;
   EXPECT_NEAR(flops_per_sample_step(mlp, false) / 1e9, 25.6, 0.6);
   EXPECT_NEAR(flops_per_sample_step(mlp, true) / 1e9, 25.6 + 17.1, 1.0);

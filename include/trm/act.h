@@ -21,6 +21,28 @@ inline bool halt_signal(const ModelConfig& c, const float* q) {
   return c.act_continue() ? q[0] > q[1] : q[0] > 0.0f;
 }
 
+// The recurrent state (z_H, z_L) of an inference or fixed-schedule batch (evaluation, ARC voting
+// and test-time training, `trm solve`, bench): unlike ActCarry, every row restarts together. The
+// two backend buffers are sized once for `max_batch` rows, so a loop over batches allocates
+// nothing.
+class InferenceCarry {
+ public:
+  InferenceCarry(TrmModel& model, int max_batch);
+
+  int max_batch() const { return max_batch_; }
+  // Rows [0, n) restart from H_init / L_init (TrmModel::reset_carry); n <= max_batch.
+  void reset(int n);
+  // One supervision step of `batch` (batch.size <= max_batch) without gradients.
+  void forward(const Batch& batch);
+  float* z_H() { return zH_.data(); }
+  float* z_L() { return zL_.data(); }
+
+ private:
+  TrmModel& model_;
+  int max_batch_;
+  DeviceBuffer zH_, zL_;  // each [max_batch, L, D]
+};
+
 class ActCarry {
  public:
   ActCarry(TrmModel& model, int batch);

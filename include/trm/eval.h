@@ -46,10 +46,14 @@ using EvalProgress = std::function<void(std::int64_t, std::int64_t)>;
 EvalResult evaluate(TrmModel& model, const data::Dataset& split, const EvalOptions& opt,
                     const EvalProgress& progress = {});
 
-// Converts rows [begin, begin + count) of a split into the model's batch arrays: int32 tokens,
-// labels with the ignore label mapped to -100, and each row's puzzle identifier.
-void split_rows(const data::Dataset& split, std::int64_t begin, int count, std::vector<std::int32_t>& inputs,
-                std::vector<std::int32_t>& labels, std::vector<std::int32_t>& puzzle_ids);
+// The rows an evaluation covers (the first max_examples of num_examples; 0 = all) and its batch
+// size: `batch`, but no more than the rows and at least 1. Shared by evaluate() and the ARC
+// evaluator so both size their buffers alike.
+struct EvalExtent {
+  std::int64_t total = 0;
+  int batch = 1;
+};
+EvalExtent eval_extent(std::int64_t num_examples, std::int64_t max_examples, int batch);
 
 // Argmax tokens [B, S] of the model's current logits.
 void predictions(TrmModel& model, int batch, std::vector<std::int32_t>& out);

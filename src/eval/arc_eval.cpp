@@ -2,6 +2,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "data/collate.h"
+#include "trm/act.h"
 #include "trm/arc_eval.h"
 #include "trm/config.h"
 #include "trm/eval.h"
@@ -25,26 +27,25 @@ void arc_collect_votes(TrmModel& model, const data::Dataset& split, const std::v
     throw Error("arc eval: the split has " + std::to_string(split.meta.num_puzzle_identifiers) +
                 " puzzle identifiers, the model's embedding table only " + std::to_string(c.num_puzzle_identifiers) +
                 " (was it trained on this dataset?)");
-  const std::int64_t total = opt.max_examples > 0 ? std::min(opt.max_examples, split.num_examples) : split.num_examples;
-  const int B = std::max(1, static_cast<int>(std::min<std::int64_t>(opt.batch, std::max<std::int64_t>(total, 1))));
+  const auto [total, B] = eval_extent(split.num_examples, opt.max_examples, opt.batch);
   const int S = c.seq_len;
   model.reserve(B, false);
   Backend& be = model.backend();
-  const std::int64_t state = static_cast<std::int64_t>(B) * c.total_len() * c.hidden_size;
-  DeviceBuffer zH(be, state), zL(be, state);
-  std::vector<std::int32_t> inputs, labels, ids, pred;
+  InferenceCarry carry(model, B);
+  data::Batch rows;
+  std::vector<std::int32_t> pred;
   std::vector<float> q(static_cast<std::size_t>(2 * B));
   for (std::int64_t begin = 0; begin < total; begin += B) {
     const int n = static_cast<int>(std::min<std::int64_t>(B, total - begin));
-    split_rows(split, begin, n, inputs, labels, ids);
-    const Batch batch{n, inputs.data(), nullptr, ids.data()};
-    model.reset_carry(zH.data(), zL.data(), n);
+    data::collate_range(split, begin, n, rows);
+    const Batch batch{n, rows.inputs.data(), nullptr, rows.puzzle_identifiers.data()};
+    carry.reset(n);
     // No halting at evaluation: the prediction is the last step's, as in the reference.
-    for (int s = 0; s < c.halt_max_steps; ++s) model.forward(batch, zH.data(), zL.data(), false);
+    for (int s = 0; s < c.halt_max_steps; ++s) carry.forward(batch);
     predictions(model, n, pred);
     be.to_host(model.q(), q.data(), 2 * n);
     for (int b = 0; b < n; ++b) {
-      const std::int32_t id = ids[static_cast<std::size_t>(b)];
+      const std::int32_t id = rows.puzzle_identifiers[static_cast<std::size_t>(b)];
       if (id == 0) continue;  // blank / padding rows carry no puzzle
       const double conf = 1.0 / (1.0 + std::exp(-static_cast<double>(q[static_cast<std::size_t>(2 * b)])));
       voter.add_tokens(names[static_cast<std::size_t>(id)],

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "data/collate.h"
 #include "trm/act.h"
 #include "trm/data/dataset.h"
 
@@ -16,28 +17,12 @@ Halting halting_from_string(const std::string& s) {
 
 std::string to_string(Halting h) { return h == Halting::kAdaptive ? "adaptive" : "reference"; }
 
-void split_rows(const data::Dataset& split, std::int64_t begin, int count, std::vector<std::int32_t>& inputs,
-                std::vector<std::int32_t>& labels, std::vector<std::int32_t>& puzzle_ids) {
-  const int S = split.meta.seq_len;
-  inputs.resize(static_cast<std::size_t>(count) * S);
-  labels.resize(inputs.size());
-  puzzle_ids.resize(static_cast<std::size_t>(count));
-  const bool has_ignore = split.meta.ignore_label_id.has_value();
-  const int ignore = has_ignore ? *split.meta.ignore_label_id : -1;
-  // The puzzle of a row: the last p with puzzle_indices[p] <= row (indices are monotone).
-  const auto& pi = split.puzzle_indices;
-  for (int i = 0; i < count; ++i) {
-    const std::int64_t row = begin + i;
-    const std::uint8_t* in = split.input_row(row);
-    const std::uint8_t* lab = split.label_row(row);
-    for (int t = 0; t < S; ++t) {
-      inputs[static_cast<std::size_t>(i) * S + t] = in[t];
-      labels[static_cast<std::size_t>(i) * S + t] = (has_ignore && lab[t] == ignore) ? -100 : lab[t];
-    }
-    const auto it = std::upper_bound(pi.begin(), pi.end(), static_cast<std::int32_t>(row));
-    const std::ptrdiff_t p = std::max<std::ptrdiff_t>(0, (it - pi.begin()) - 1);
-    puzzle_ids[static_cast<std::size_t>(i)] = split.puzzle_identifiers[static_cast<std::size_t>(p)];
-  }
+EvalExtent eval_extent(std::int64_t num_examples, std::int64_t max_examples, int batch) {
+  EvalExtent e;
+  e.total = max_examples > 0 ? std::min(max_examples, num_examples) : num_examples;
+  // Never more slots than rows (an empty split still gets one, so buffers are never empty).
+  e.batch = std::max(1, static_cast<int>(std::min<std::int64_t>(batch, std::max<std::int64_t>(e.total, 1))));
+  return e;
 }
 
 void predictions(TrmModel& model, int batch, std::vector<std::int32_t>& out) {
@@ -59,14 +44,12 @@ EvalResult evaluate(TrmModel& model, const data::Dataset& split, const EvalOptio
     throw Error("evaluate: the split's vocab_size " + std::to_string(split.meta.vocab_size) + " exceeds the model's " +
                 std::to_string(c.vocab_size));
   const auto t0 = std::chrono::steady_clock::now();
-  const std::int64_t total = opt.max_examples > 0 ? std::min(opt.max_examples, split.num_examples) : split.num_examples;
-  const int B = std::max(1, static_cast<int>(std::min<std::int64_t>(opt.batch, std::max<std::int64_t>(total, 1))));
+  const auto [total, B] = eval_extent(split.num_examples, opt.max_examples, opt.batch);
   const int T = c.halt_max_steps;
   model.reserve(B, false);
   Backend& be = model.backend();
-  const std::int64_t state = static_cast<std::int64_t>(B) * c.total_len() * c.hidden_size;
-  DeviceBuffer zH(be, state), zL(be, state);
-  std::vector<std::int32_t> inputs, labels, ids;
+  InferenceCarry carry(model, B);
+  data::Batch rows;
   std::vector<float> q(static_cast<std::size_t>(2 * B));
   std::vector<int> stop_step(static_cast<std::size_t>(B));
   std::vector<std::uint8_t> exact_at_stop(static_cast<std::size_t>(B));
@@ -79,13 +62,13 @@ EvalResult evaluate(TrmModel& model, const data::Dataset& split, const EvalOptio
   double exact = 0, cells_ok = 0, cells = 0, steps = 0, q_ok = 0;
   for (std::int64_t begin = 0; begin < total; begin += B) {
     const int n = static_cast<int>(std::min<std::int64_t>(B, total - begin));
-    split_rows(split, begin, n, inputs, labels, ids);
-    const Batch batch{n, inputs.data(), labels.data(), ids.data()};
-    model.reset_carry(zH.data(), zL.data(), n);
+    data::collate_range(split, begin, n, rows);
+    const Batch batch{n, rows.inputs.data(), rows.labels.data(), rows.puzzle_identifiers.data()};
+    carry.reset(n);
     std::fill(stop_step.begin(), stop_step.end(), 0);
     int running = n, last = 0;
     for (int s = 1; s <= T && running > 0; ++s) {
-      model.forward(batch, zH.data(), zL.data(), false);
+      carry.forward(batch);
       model.loss(batch, 1, false, lr);
       be.to_host(model.q(), q.data(), 2 * n);
       for (int b = 0; b < n; ++b) {
