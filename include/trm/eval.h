@@ -11,13 +11,11 @@
 #include <string>
 #include <vector>
 
+#include "trm/act.h"
+#include "trm/data/sampler.h"
 #include "trm/model.h"
 
 namespace trm {
-
-namespace data {
-struct Dataset;
-}
 
 enum class Halting { kReference, kAdaptive };
 Halting halting_from_string(const std::string& s);  // "reference" | "adaptive"; throws trm::Error
@@ -46,14 +44,34 @@ using EvalProgress = std::function<void(std::int64_t, std::int64_t)>;
 EvalResult evaluate(TrmModel& model, const data::Dataset& split, const EvalOptions& opt,
                     const EvalProgress& progress = {});
 
-// The rows an evaluation covers (the first max_examples of num_examples; 0 = all) and its batch
-// size: `batch`, but no more than the rows and at least 1. Shared by evaluate() and the ARC
-// evaluator so both size their buffers alike.
-struct EvalExtent {
-  std::int64_t total = 0;
-  int batch = 1;
+// The batches of an evaluation, shared by evaluate() and the ARC evaluator: the first
+// max_examples rows of a split (0 = all), in file order, in batches of `batch` rows (but no more
+// than the rows, and at least 1), each collated through the one row->batch path (data/collate.h)
+// with a fresh carry. Reserves the model for inference batches of that size; keeps pointers to
+// both arguments.
+class EvalBatches {
+ public:
+  EvalBatches(TrmModel& model, const data::Dataset& split, std::int64_t max_examples, int batch);
+
+  std::int64_t total() const { return total_; }  // rows covered
+  int max_batch() const { return max_batch_; }
+  // Moves to the next batch: its rows collated, the carry reset for them; false after the last.
+  bool next();
+  std::int64_t begin() const { return begin_; }  // first row of the current batch
+  int size() const { return size_; }
+  const Batch& batch() const { return batch_; }  // tokens, labels (ignore label -100), puzzle ids
+  InferenceCarry& carry() { return carry_; }
+
+ private:
+  const data::Dataset& split_;
+  std::int64_t total_;
+  int max_batch_;
+  InferenceCarry carry_;
+  data::Batch rows_;
+  std::int64_t begin_ = 0;
+  int size_ = 0;
+  Batch batch_;
 };
-EvalExtent eval_extent(std::int64_t num_examples, std::int64_t max_examples, int batch);
 
 // Argmax tokens [B, S] of the model's current logits.
 void predictions(TrmModel& model, int batch, std::vector<std::int32_t>& out);

@@ -2,8 +2,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "data/collate.h"
-#include "trm/act.h"
 #include "trm/arc_eval.h"
 #include "trm/config.h"
 #include "trm/eval.h"
@@ -27,25 +25,22 @@ void arc_collect_votes(TrmModel& model, const data::Dataset& split, const std::v
     throw Error("arc eval: the split has " + std::to_string(split.meta.num_puzzle_identifiers) +
                 " puzzle identifiers, the model's embedding table only " + std::to_string(c.num_puzzle_identifiers) +
                 " (was it trained on this dataset?)");
-  const auto [total, B] = eval_extent(split.num_examples, opt.max_examples, opt.batch);
+  EvalBatches batches(model, split, opt.max_examples, opt.batch);
   const int S = c.seq_len;
-  model.reserve(B, false);
   Backend& be = model.backend();
-  InferenceCarry carry(model, B);
-  data::Batch rows;
   std::vector<std::int32_t> pred;
-  std::vector<float> q(static_cast<std::size_t>(2 * B));
-  for (std::int64_t begin = 0; begin < total; begin += B) {
-    const int n = static_cast<int>(std::min<std::int64_t>(B, total - begin));
-    data::collate_range(split, begin, n, rows);
-    const Batch batch{n, rows.inputs.data(), nullptr, rows.puzzle_identifiers.data()};
-    carry.reset(n);
+  std::vector<float> q(static_cast<std::size_t>(2 * batches.max_batch()));
+  while (batches.next()) {
+    const int n = batches.size();
+    const std::int64_t begin = batches.begin();
+    const Batch& rows = batches.batch();
+    const Batch batch{n, rows.inputs, nullptr, rows.puzzle_ids};  // inference: no labels
     // No halting at evaluation: the prediction is the last step's, as in the reference.
-    for (int s = 0; s < c.halt_max_steps; ++s) carry.forward(batch);
+    for (int s = 0; s < c.halt_max_steps; ++s) batches.carry().forward(batch);
     predictions(model, n, pred);
     be.to_host(model.q(), q.data(), 2 * n);
     for (int b = 0; b < n; ++b) {
-      const std::int32_t id = rows.puzzle_identifiers[static_cast<std::size_t>(b)];
+      const std::int32_t id = rows.puzzle_ids[b];
       if (id == 0) continue;  // blank / padding rows carry no puzzle
       const double conf = 1.0 / (1.0 + std::exp(-static_cast<double>(q[static_cast<std::size_t>(2 * b)])));
       voter.add_tokens(names[static_cast<std::size_t>(id)],
@@ -53,7 +48,7 @@ void arc_collect_votes(TrmModel& model, const data::Dataset& split, const std::v
                        std::span<const std::int32_t>(pred.data() + static_cast<std::size_t>(b) * S, static_cast<std::size_t>(S)),
                        conf);
     }
-    if (progress) progress(begin + n, total);
+    if (progress) progress(begin + n, batches.total());
   }
 }
 

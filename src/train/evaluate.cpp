@@ -17,12 +17,35 @@ Halting halting_from_string(const std::string& s) {
 
 std::string to_string(Halting h) { return h == Halting::kAdaptive ? "adaptive" : "reference"; }
 
-EvalExtent eval_extent(std::int64_t num_examples, std::int64_t max_examples, int batch) {
-  EvalExtent e;
-  e.total = max_examples > 0 ? std::min(max_examples, num_examples) : num_examples;
-  // Never more slots than rows (an empty split still gets one, so buffers are never empty).
-  e.batch = std::max(1, static_cast<int>(std::min<std::int64_t>(batch, std::max<std::int64_t>(e.total, 1))));
-  return e;
+namespace {
+// Rows covered, then the batch size: never more slots than rows (an empty split still gets one,
+// so no buffer is empty).
+std::int64_t rows_covered(const data::Dataset& split, std::int64_t max_examples) {
+  return max_examples > 0 ? std::min(max_examples, split.num_examples) : split.num_examples;
+}
+int batch_for(std::int64_t total, int batch) {
+  return std::max(1, static_cast<int>(std::min<std::int64_t>(batch, std::max<std::int64_t>(total, 1))));
+}
+TrmModel& reserved_for_inference(TrmModel& model, int batch) {
+  model.reserve(batch, false);
+  return model;
+}
+}  // namespace
+
+EvalBatches::EvalBatches(TrmModel& model, const data::Dataset& split, std::int64_t max_examples, int batch)
+    : split_(split),
+      total_(rows_covered(split, max_examples)),
+      max_batch_(batch_for(total_, batch)),
+      carry_(reserved_for_inference(model, max_batch_), max_batch_) {}
+
+bool EvalBatches::next() {
+  begin_ += size_;
+  if (begin_ >= total_) return false;
+  size_ = static_cast<int>(std::min<std::int64_t>(max_batch_, total_ - begin_));
+  data::collate_range(split_, begin_, size_, rows_);
+  batch_ = Batch{size_, rows_.inputs.data(), rows_.labels.data(), rows_.puzzle_identifiers.data()};
+  carry_.reset(size_);
+  return true;
 }
 
 void predictions(TrmModel& model, int batch, std::vector<std::int32_t>& out) {
@@ -44,12 +67,10 @@ EvalResult evaluate(TrmModel& model, const data::Dataset& split, const EvalOptio
     throw Error("evaluate: the split's vocab_size " + std::to_string(split.meta.vocab_size) + " exceeds the model's " +
                 std::to_string(c.vocab_size));
   const auto t0 = std::chrono::steady_clock::now();
-  const auto [total, B] = eval_extent(split.num_examples, opt.max_examples, opt.batch);
-  const int T = c.halt_max_steps;
-  model.reserve(B, false);
+  EvalBatches batches(model, split, opt.max_examples, opt.batch);
+  const std::int64_t total = batches.total();
+  const int B = batches.max_batch(), T = c.halt_max_steps;
   Backend& be = model.backend();
-  InferenceCarry carry(model, B);
-  data::Batch rows;
   std::vector<float> q(static_cast<std::size_t>(2 * B));
   std::vector<int> stop_step(static_cast<std::size_t>(B));
   std::vector<std::uint8_t> exact_at_stop(static_cast<std::size_t>(B));
@@ -60,15 +81,13 @@ EvalResult evaluate(TrmModel& model, const data::Dataset& split, const EvalOptio
   r.halting = opt.halting;
   r.exact_by_step.assign(static_cast<std::size_t>(T), 0.0);
   double exact = 0, cells_ok = 0, cells = 0, steps = 0, q_ok = 0;
-  for (std::int64_t begin = 0; begin < total; begin += B) {
-    const int n = static_cast<int>(std::min<std::int64_t>(B, total - begin));
-    data::collate_range(split, begin, n, rows);
-    const Batch batch{n, rows.inputs.data(), rows.labels.data(), rows.puzzle_identifiers.data()};
-    carry.reset(n);
+  while (batches.next()) {
+    const int n = batches.size();
+    const Batch& batch = batches.batch();
     std::fill(stop_step.begin(), stop_step.end(), 0);
     int running = n, last = 0;
     for (int s = 1; s <= T && running > 0; ++s) {
-      carry.forward(batch);
+      batches.carry().forward(batch);
       model.loss(batch, 1, false, lr);
       be.to_host(model.q(), q.data(), 2 * n);
       for (int b = 0; b < n; ++b) {
@@ -95,7 +114,7 @@ EvalResult evaluate(TrmModel& model, const data::Dataset& split, const EvalOptio
       steps += stop_step[b];
       q_ok += (q_at_stop[b] >= 0.0f) == (exact_at_stop[b] != 0);  // as the reference's metric, docs/REFERENCE.md §4
     }
-    if (progress) progress(begin + n, total);
+    if (progress) progress(batches.begin() + n, total);
   }
   if (total > 0) {
     r.n = total;
