@@ -10,6 +10,7 @@
 #include <new>
 #include <vector>
 
+#include "trm/act.h"
 #include "trm/model.h"
 #include "trm/optim.h"
 #include "trm/presets.h"
@@ -45,24 +46,24 @@ static void expect_steps_allocation_free(ModelConfig cfg) {
     labels[i] = static_cast<std::int32_t>((i * 7) % static_cast<std::size_t>(cfg.vocab_size));
   }
   const Batch batch{B, inputs.data(), labels.data(), ids.data()};
-  const std::int64_t state = static_cast<std::int64_t>(B) * cfg.total_len() * cfg.hidden_size;
-  DeviceBuffer zH(*be, state), zL(*be, state);
-  model.reset_carry(zH.data(), zL.data(), B);
+  InferenceCarry carry(model, B);  // the state buffers of every inference site
+  carry.reset(B);
   LossResult loss;
   auto train_step = [&] {
     model.zero_grads();
-    model.forward(batch, zH.data(), zL.data(), true);
+    model.forward(batch, carry.z_H(), carry.z_L(), true);
     model.loss(batch, B, true, loss);
     model.backward();
     optim.step();
   };
   train_step();  // warm-up: vectors in LossResult and thread-local scratch grow here
-  model.forward(batch, zH.data(), zL.data(), false);
+  carry.forward(batch);
   g_allocations = 0;
   g_counting = true;
   train_step();
   train_step();
-  model.forward(batch, zH.data(), zL.data(), false);
+  carry.reset(B);
+  carry.forward(batch);
   model.loss(batch, B, false, loss);
   g_counting = false;
   EXPECT_EQ(g_allocations.load(), 0) << "heap allocations inside training/inference steps";

@@ -672,17 +672,17 @@ struct EvalFixture {
     be = make_cpu_backend();
     model = std::make_unique<TrmModel>(c, *be);
     model->init(5);
-    const int S = c.seq_len, L = c.total_len(), D = c.hidden_size;
+    const int S = c.seq_len;
     data::Rng rng(17);
     inputs.resize(static_cast<std::size_t>(kN) * S);
     for (auto& t : inputs) t = static_cast<std::int32_t>(1 + rng.below(5));
     const std::vector<std::int32_t> ids(kN, 0);
     // The reference evaluation by hand: T supervision steps from a fresh carry, last step's argmax.
     model->reserve(kN, false);
-    DeviceBuffer zH(*be, static_cast<std::int64_t>(kN) * L * D), zL(*be, static_cast<std::int64_t>(kN) * L * D);
-    model->reset_carry(zH.data(), zL.data(), kN);
+    InferenceCarry carry(*model, kN);
+    carry.reset(kN);
     const Batch b{kN, inputs.data(), nullptr, ids.data()};
-    for (int s = 0; s < kT; ++s) model->forward(b, zH.data(), zL.data(), false);
+    for (int s = 0; s < kT; ++s) carry.forward(b);
     predictions(*model, kN, preds);
   }
   // A split whose labels are the predictions, except `wrong` examples with one changed cell.

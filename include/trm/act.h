@@ -1,4 +1,4 @@
-// The ACT carry of the reference (spec §3): per batch slot, the recurrent state (z_H, z_L), the
+// The ACT carry of the reference (docs/REFERENCE.md §3): per batch slot, the recurrent state (z_H, z_L), the
 // supervision steps taken, whether the slot halted, and the example it is working on. A training
 // step refills the halted slots with fresh examples, runs one supervision step on every slot,
 // then decides which slots halt.
@@ -16,10 +16,32 @@ class Rng;
 }
 
 // The learned halting signal for one slot's q = (q_halt, q_continue) logits: TRM halts when
-// q_halt > 0 (no_ACT_continue); HRM when q_halt > q_continue (Q-learning, spec §3.3).
+// q_halt > 0 (no_ACT_continue); HRM when q_halt > q_continue (Q-learning, docs/REFERENCE.md §3.3).
 inline bool halt_signal(const ModelConfig& c, const float* q) {
   return c.act_continue() ? q[0] > q[1] : q[0] > 0.0f;
 }
+
+// The recurrent state (z_H, z_L) of an inference or fixed-schedule batch (evaluation, ARC voting
+// and test-time training, `trm solve`, bench): unlike ActCarry, every row restarts together. The
+// two backend buffers are sized once for `max_batch` rows, so a loop over batches allocates
+// nothing.
+class InferenceCarry {
+ public:
+  InferenceCarry(TrmModel& model, int max_batch);
+
+  int max_batch() const { return max_batch_; }
+  // Rows [0, n) restart from H_init / L_init (TrmModel::reset_carry); n <= max_batch.
+  void reset(int n);
+  // One supervision step of `batch` (batch.size <= max_batch) without gradients.
+  void forward(const Batch& batch);
+  float* z_H() { return zH_.data(); }
+  float* z_L() { return zL_.data(); }
+
+ private:
+  TrmModel& model_;
+  int max_batch_;
+  DeviceBuffer zH_, zL_;  // each [max_batch, L, D]
+};
 
 class ActCarry {
  public:

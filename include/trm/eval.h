@@ -1,22 +1,21 @@
-// Evaluation on a dataset split (spec §7.1): every example starts from a fresh carry and runs up
+// Evaluation on a dataset split (docs/REFERENCE.md §7.1): every example starts from a fresh carry and runs up
 // to halt_max_steps supervision steps.
 //   halting "reference": always all steps; the prediction is the last step's (as the reference).
-//   halting "adaptive":  an example stops at the first step whose q_halt logit is > 0 (or at the
-//                        last step); its prediction is that step's. Batches whose examples have
-//                        all stopped end early.
+//   halting "adaptive":  an example stops at the first step whose q logits give the model's own
+//                        halt signal (halt_signal() in trm/act.h: TRM q_halt > 0, HRM q_halt >
+//                        q_continue), or at the last step; its prediction is that step's. Batches
+//                        whose examples have all stopped end early.
 #pragma once
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "trm/act.h"
+#include "trm/data/sampler.h"
 #include "trm/model.h"
 
 namespace trm {
-
-namespace data {
-struct Dataset;
-}
 
 enum class Halting { kReference, kAdaptive };
 Halting halting_from_string(const std::string& s);  // "reference" | "adaptive"; throws trm::Error
@@ -45,10 +44,34 @@ using EvalProgress = std::function<void(std::int64_t, std::int64_t)>;
 EvalResult evaluate(TrmModel& model, const data::Dataset& split, const EvalOptions& opt,
                     const EvalProgress& progress = {});
 
-// Converts rows [begin, begin + count) of a split into the model's batch arrays: int32 tokens,
-// labels with the ignore label mapped to -100, and each row's puzzle identifier.
-void split_rows(const data::Dataset& split, std::int64_t begin, int count, std::vector<std::int32_t>& inputs,
-                std::vector<std::int32_t>& labels, std::vector<std::int32_t>& puzzle_ids);
+// The batches of an evaluation, shared by evaluate() and the ARC evaluator: the first
+// max_examples rows of a split (0 = all), in file order, in batches of `batch` rows (but no more
+// than the rows, and at least 1), each collated through the one row->batch path (data/collate.h)
+// with a fresh carry. Reserves the model for inference batches of that size; keeps pointers to
+// both arguments.
+class EvalBatches {
+ public:
+  EvalBatches(TrmModel& model, const data::Dataset& split, std::int64_t max_examples, int batch);
+
+  std::int64_t total() const { return total_; }  // rows covered
+  int max_batch() const { return max_batch_; }
+  // Moves to the next batch: its rows collated, the carry reset for them; false after the last.
+  bool next();
+  std::int64_t begin() const { return begin_; }  // first row of the current batch
+  int size() const { return size_; }
+  const Batch& batch() const { return batch_; }  // tokens, labels (ignore label -100), puzzle ids
+  InferenceCarry& carry() { return carry_; }
+
+ private:
+  const data::Dataset& split_;
+  std::int64_t total_;
+  int max_batch_;
+  InferenceCarry carry_;
+  data::Batch rows_;
+  std::int64_t begin_ = 0;
+  int size_ = 0;
+  Batch batch_;
+};
 
 // Argmax tokens [B, S] of the model's current logits.
 void predictions(TrmModel& model, int batch, std::vector<std::int32_t>& out);

@@ -1,16 +1,26 @@
-// The training loop of the reference (spec §3, §5.5): one optimizer step per supervision step of
+// The training loop of the reference (docs/REFERENCE.md §3, §5.5): one optimizer step per supervision step of
 // the whole global batch, the ACT carry persisting across steps, halted slots refilled from the
 // sampler, gradients accumulated over micro-batches, periodic evaluation of the EMA weights, and
 // atomic checkpoints that resume bit-exactly.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <vector>
 
+#include "trm/act.h"
 #include "trm/backend.h"
 #include "trm/config.h"
+#include "trm/data/dataset.h"
+#include "trm/data/rng.h"
+#include "trm/data/sampler.h"
 #include "trm/eval.h"
+#include "trm/model.h"
+#include "trm/optim.h"
 
 namespace trm {
 
@@ -44,7 +54,88 @@ struct TrainSummary {
   bool stopped_by_time = false;  // the time budget ended the run before total_steps (resumable)
 };
 
-// Runs (or resumes) the training the options describe, computing on `backend`.
+// Sums of the reference's train metrics (docs/REFERENCE.md §4) over one step or a log window:
+// count/accuracy/exact/q_halt_acc/steps over the slots that halted at a step and have
+// supervised tokens; the losses are per example (summed over the batch, divided by it).
+struct StepMetrics {
+  double count = 0, accuracy = 0, exact = 0, q_halt_acc = 0, steps = 0, lm_loss = 0, q_halt_loss = 0,
+         q_continue_loss = 0;
+  StepMetrics& operator+=(const StepMetrics& o);
+};
+
+// One training run, in the pieces the loop is made of. The constructor checks the options, reads
+// the splits, derives the model/optimizer configs and step counts, builds the model, optimizer,
+// ACT carry and sampler, resumes from out_dir/checkpoint.safetensors when asked, and writes
+// config.json. run() then loops step() -> log_train() -> evaluate() -> checkpoint() until the
+// last step, the time budget, stop_after or a SIGINT/SIGTERM, and writes final.safetensors when
+// the run is complete (or out of time). Not copyable: the sampler points into the train split.
+class Trainer {
+ public:
+  Trainer(const TrainOptions& options, Backend& backend);
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  TrainSummary run();
+
+  std::int64_t step_count() const { return step_; }
+  std::int64_t total_steps() const { return oc_.total_steps; }
+
+  // One optimizer step of the global batch: refill halted slots from the sampler, forward /
+  // loss / backward every micro-batch (gradients summed), the optimizer step, then halting.
+  // Returns the step's metrics.
+  StepMetrics step();
+  // The EMA weights on the test split, logged as an "eval" line.
+  EvalResult evaluate();
+  // The exact training state (model, optimizer, carry, sampler, exploration RNG) to
+  // out_dir/checkpoint.safetensors, atomically.
+  void checkpoint();
+
+ private:
+  void resume();
+  // The "train" metrics line of the window that ends at this step, and the progress line.
+  void log_train();
+  void load_ema_weights();
+  void save_final();
+
+  TrainOptions opt_;
+  Backend& be_;
+  std::chrono::steady_clock::time_point t_start_;
+  int micro_;  // micro-batch size: divides the global batch
+  data::Dataset train_set_;
+  bool has_test_;  // the data has a test split: evaluations happen
+  data::Dataset test_set_;
+  ModelConfig mc_;
+  OptimConfig oc_;
+  std::int64_t eval_every_;  // steps between evaluations
+  std::string ckpt_path_;
+  nlohmann::json config_;  // config.json, and the "config" of every checkpoint
+  TrmModel model_;
+  TrmOptimizer optimizer_;
+  ActCarry carry_;
+  data::TrainSampler sampler_;
+  data::Rng halt_rng_;  // exploration draws, independent of the sampler's stream
+  std::int64_t step_ = 0;
+  class JsonlLog;
+  std::unique_ptr<JsonlLog> log_;  // opened once resuming has succeeded
+  TrmModel eval_model_;            // the EMA weights, sharing model_'s puzzle table
+
+  // Reused by every step, so the loop allocates nothing.
+  data::Batch fresh_;
+  std::vector<float> q_all_;
+  std::vector<std::int32_t> correct_, valid_, seq_ok_;
+  DeviceBuffer row_grads_;
+  LossResult lr_;
+
+  // The current log window, and what the rate and ETA are measured from.
+  StepMetrics window_;
+  std::int64_t window_steps_ = 0;
+  std::int64_t first_step_ = 0;  // the step this process started at
+  std::chrono::steady_clock::time_point t_loop_, t_window_;
+};
+
+// Runs (or resumes) the training the options describe, computing on `backend`:
+// Trainer(options, backend).run().
 TrainSummary train(const TrainOptions& options, Backend& backend);
 
 }  // namespace trm

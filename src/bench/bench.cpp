@@ -77,9 +77,8 @@ nlohmann::json run_bench(const BenchOptions& opt, Backend& backend) {
   for (auto& t : ids) t = static_cast<std::int32_t>(rng.below(static_cast<std::uint64_t>(cfg.num_puzzle_identifiers)));
   const Batch batch{B, inputs.data(), labels.data(), ids.data()};
 
-  const std::int64_t state = static_cast<std::int64_t>(B) * cfg.total_len() * cfg.hidden_size;
-  DeviceBuffer zH(*be, state), zL(*be, state);
-  model.reset_carry(zH.data(), zL.data(), B);
+  InferenceCarry carry(model, B);
+  carry.reset(B);
   std::unique_ptr<TrmOptimizer> optim;
   if (opt.training) {
     OptimConfig oc = opt.optim;
@@ -96,11 +95,11 @@ nlohmann::json run_bench(const BenchOptions& opt, Backend& backend) {
   auto iteration = [&] {
     if (opt.training) {
       model.zero_grads();
-      model.train_step(batch, zH.data(), zL.data(), steps_before.data(), B, loss);
+      model.train_step(batch, carry.z_H(), carry.z_L(), steps_before.data(), B, loss);
       optim->step();
     } else {
-      model.reset_carry(zH.data(), zL.data(), B);
-      for (int s = 0; s < cfg.halt_max_steps; ++s) model.forward(batch, zH.data(), zL.data(), false);
+      carry.reset(B);
+      for (int s = 0; s < cfg.halt_max_steps; ++s) carry.forward(batch);
     }
   };
   for (int i = 0; i < opt.warmup; ++i) iteration();

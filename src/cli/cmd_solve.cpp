@@ -49,16 +49,15 @@ void add_solve_command(CLI::App& app, Action& action) {
                     std::to_string(c.seq_len));
       const Halting h = halting_from_string(halting);
       model->reserve(1, false);
-      const std::int64_t state = static_cast<std::int64_t>(c.total_len()) * c.hidden_size;
-      DeviceBuffer zH(*be, state), zL(*be, state);
-      model->reset_carry(zH.data(), zL.data(), 1);
+      InferenceCarry carry(*model, 1);
+      carry.reset(1);
       std::vector<std::int32_t> ids{0}, pred;
       const Batch batch{1, p.tokens.data(), nullptr, ids.data()};
       nlohmann::json steps = nlohmann::json::array();
       int used = 0;
       float q[2];
       for (int s = 1; s <= c.halt_max_steps; ++s) {
-        model->forward(batch, zH.data(), zL.data(), false);
+        carry.forward(batch);
         predictions(*model, 1, pred);
         be->to_host(model->q(), q, 2);
         used = s;

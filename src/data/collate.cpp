@@ -44,4 +44,31 @@ void pad_row(const Dataset& ds, Batch& b, int slot) {
   b.puzzles[static_cast<std::size_t>(slot)] = -1;
 }
 
+std::int64_t puzzle_of_row(const Dataset& ds, std::int64_t row) {
+  // puzzle_indices is monotone (empty puzzles repeat an index), so the upper bound minus one is
+  // the last puzzle starting at or before the row.
+  const auto& pi = ds.puzzle_indices;
+  const auto it = std::upper_bound(pi.begin(), pi.end(), static_cast<std::int32_t>(row));
+  return std::max<std::int64_t>(0, (it - pi.begin()) - 1);
+}
+
+void collate_rows(const Dataset& ds, std::span<const std::int64_t> rows, Batch& out) {
+  prepare_batch(out, static_cast<int>(rows.size()), ds.meta.seq_len);
+  for (std::size_t slot = 0; slot < rows.size(); ++slot)
+    collate_row(ds, out, static_cast<int>(slot), rows[slot], puzzle_of_row(ds, rows[slot]));
+}
+
+void collate_range(const Dataset& ds, std::int64_t begin, int count, Batch& out, int padded_size) {
+  prepare_batch(out, std::max(count, padded_size), ds.meta.seq_len);
+  if (count == 0) return;
+  // Rows in order: look the first one's puzzle up, then only walk forward (past empty puzzles).
+  std::int64_t puzzle = puzzle_of_row(ds, begin);
+  for (int slot = 0; slot < count; ++slot) {
+    const std::int64_t row = begin + slot;
+    while (ds.puzzle_indices[static_cast<std::size_t>(puzzle) + 1] <= row) ++puzzle;
+    collate_row(ds, out, slot, row, puzzle);
+  }
+  for (int slot = count; slot < out.size; ++slot) pad_row(ds, out, slot);
+}
+
 }  // namespace trm::data

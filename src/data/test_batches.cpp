@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "data/collate.h"
 #include "trm/error.h"
 #include "trm/data/sampler.h"
@@ -13,17 +15,9 @@ std::int64_t TestBatches::num_batches() const { return (ds_->num_examples + batc
 bool TestBatches::next(Batch& out) {
   const Dataset& ds = *ds_;
   if (row_ >= ds.num_examples) return false;
-  prepare_batch(out, batch_size_, ds.meta.seq_len);
-  for (int slot = 0; slot < batch_size_; ++slot) {
-    if (row_ >= ds.num_examples) {
-      pad_row(ds, out, slot);
-      continue;
-    }
-    // Rows are visited in order, so the owning puzzle only moves forward (past empty puzzles too).
-    while (ds.puzzle_indices[static_cast<std::size_t>(puzzle_) + 1] <= row_) ++puzzle_;
-    collate_row(ds, out, slot, row_, puzzle_);
-    ++row_;
-  }
+  const int n = static_cast<int>(std::min<std::int64_t>(batch_size_, ds.num_examples - row_));
+  collate_range(ds, row_, n, out, batch_size_);  // the last chunk is padded to the batch size
+  row_ += n;
   return true;
 }
 

@@ -25,26 +25,22 @@ void arc_collect_votes(TrmModel& model, const data::Dataset& split, const std::v
     throw Error("arc eval: the split has " + std::to_string(split.meta.num_puzzle_identifiers) +
                 " puzzle identifiers, the model's embedding table only " + std::to_string(c.num_puzzle_identifiers) +
                 " (was it trained on this dataset?)");
-  const std::int64_t total = opt.max_examples > 0 ? std::min(opt.max_examples, split.num_examples) : split.num_examples;
-  const int B = std::max(1, static_cast<int>(std::min<std::int64_t>(opt.batch, std::max<std::int64_t>(total, 1))));
+  EvalBatches batches(model, split, opt.max_examples, opt.batch);
   const int S = c.seq_len;
-  model.reserve(B, false);
   Backend& be = model.backend();
-  const std::int64_t state = static_cast<std::int64_t>(B) * c.total_len() * c.hidden_size;
-  DeviceBuffer zH(be, state), zL(be, state);
-  std::vector<std::int32_t> inputs, labels, ids, pred;
-  std::vector<float> q(static_cast<std::size_t>(2 * B));
-  for (std::int64_t begin = 0; begin < total; begin += B) {
-    const int n = static_cast<int>(std::min<std::int64_t>(B, total - begin));
-    split_rows(split, begin, n, inputs, labels, ids);
-    const Batch batch{n, inputs.data(), nullptr, ids.data()};
-    model.reset_carry(zH.data(), zL.data(), n);
+  std::vector<std::int32_t> pred;
+  std::vector<float> q(static_cast<std::size_t>(2 * batches.max_batch()));
+  while (batches.next()) {
+    const int n = batches.size();
+    const std::int64_t begin = batches.begin();
+    const Batch& rows = batches.batch();
+    const Batch batch{n, rows.inputs, nullptr, rows.puzzle_ids};  // inference: no labels
     // No halting at evaluation: the prediction is the last step's, as in the reference.
-    for (int s = 0; s < c.halt_max_steps; ++s) model.forward(batch, zH.data(), zL.data(), false);
+    for (int s = 0; s < c.halt_max_steps; ++s) batches.carry().forward(batch);
     predictions(model, n, pred);
     be.to_host(model.q(), q.data(), 2 * n);
     for (int b = 0; b < n; ++b) {
-      const std::int32_t id = ids[static_cast<std::size_t>(b)];
+      const std::int32_t id = rows.puzzle_ids[b];
       if (id == 0) continue;  // blank / padding rows carry no puzzle
       const double conf = 1.0 / (1.0 + std::exp(-static_cast<double>(q[static_cast<std::size_t>(2 * b)])));
       voter.add_tokens(names[static_cast<std::size_t>(id)],
@@ -52,7 +48,7 @@ void arc_collect_votes(TrmModel& model, const data::Dataset& split, const std::v
                        std::span<const std::int32_t>(pred.data() + static_cast<std::size_t>(b) * S, static_cast<std::size_t>(S)),
                        conf);
     }
-    if (progress) progress(begin + n, total);
+    if (progress) progress(begin + n, batches.total());
   }
 }
 

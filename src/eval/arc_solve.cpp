@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "data/collate.h"
+#include "trm/act.h"
 #include "trm/config.h"
 #include "trm/data/rng.h"
 
@@ -74,6 +76,7 @@ ArcSolveResult arc_solve(TrmModel& base, const data::ArcTask& task, const ArcSol
   data::Metadata meta;
   meta.vocab_size = data::kArcVocabSize;
   meta.num_puzzle_identifiers = V + 1;
+  meta.ignore_label_id = data::kArcPad;  // PAD is not supervised: collation maps it to the ignore label
   const data::Dataset train = std::move(tb).finish(meta);
   const data::Dataset test = std::move(eb).finish(meta);
   res.train_examples = train.num_examples;
@@ -81,42 +84,27 @@ ArcSolveResult arc_solve(TrmModel& base, const data::ArcTask& task, const ArcSol
   std::unique_ptr<TrmModel> m = with_new_rows(base, V, opt.init);
   Backend& be = m->backend();
   const ModelConfig& c = m->config();
-  const int S = c.seq_len, nd = c.puzzle_emb_ndim;
+  const int nd = c.puzzle_emb_ndim;
   const int B = static_cast<int>(std::min<std::int64_t>(opt.batch, train.num_examples));
   if (B == 0) throw Error("arc solve: task " + task.id + " has no demonstration pairs to train on");
   m->reserve(B, true);
-  const std::int64_t state = static_cast<std::int64_t>(B) * c.total_len() * c.hidden_size;
-  DeviceBuffer zH(be, state), zL(be, state);
-  std::vector<std::int32_t> inputs(static_cast<std::size_t>(B) * S), labels(inputs.size()), ids(static_cast<std::size_t>(B));
+  InferenceCarry carry(*m, B);  // a fixed schedule with no halting: every slot restarts together
+  data::Batch rows;
   std::vector<std::int32_t> steps_before(static_cast<std::size_t>(B));
   LossResult lr;
-  // The version of each example row.
-  std::vector<std::int32_t> row_id(static_cast<std::size_t>(train.num_examples));
-  for (std::int64_t p = 0; p < train.num_puzzles(); ++p)
-    for (std::int32_t r = train.puzzle_indices[static_cast<std::size_t>(p)]; r < train.puzzle_indices[static_cast<std::size_t>(p + 1)]; ++r)
-      row_id[static_cast<std::size_t>(r)] = train.puzzle_identifiers[static_cast<std::size_t>(p)];
 
   // Deep supervision as in training without halting: a batch keeps its carry for halt_max_steps
   // updates (one per supervision step), then fresh examples start from the initial state.
   for (int u = 0; u < opt.steps; ++u) {
     if (u % c.halt_max_steps == 0) {
-      const std::vector<std::int64_t> rows = rng.choose(train.num_examples, B);
-      for (int b = 0; b < B; ++b) {
-        const std::int64_t r = rows[static_cast<std::size_t>(b)];
-        for (int t = 0; t < S; ++t) {
-          inputs[static_cast<std::size_t>(b) * S + t] = train.input_row(r)[t];
-          const std::uint8_t l = train.label_row(r)[t];
-          labels[static_cast<std::size_t>(b) * S + t] = l == 0 ? data::kIgnoreLabel : l;  // PAD is not supervised
-        }
-        ids[static_cast<std::size_t>(b)] = row_id[static_cast<std::size_t>(r)];
-      }
-      m->reset_carry(zH.data(), zL.data(), B);
+      data::collate_rows(train, rng.choose(train.num_examples, B), rows);
+      carry.reset(B);
     }
-    const Batch batch{B, inputs.data(), labels.data(), ids.data()};
+    const Batch batch{B, rows.inputs.data(), rows.labels.data(), rows.puzzle_identifiers.data()};
     // Steps each slot took since its carry was reset (HRM's q_continue target reads them).
     std::fill(steps_before.begin(), steps_before.end(), static_cast<std::int32_t>(u % c.halt_max_steps));
     m->zero_grads();  // the network's gradients are computed but never applied: it stays frozen
-    m->train_step(batch, zH.data(), zL.data(), steps_before.data(), B, lr);
+    m->train_step(batch, carry.z_H(), carry.z_L(), steps_before.data(), B, lr);
     res.losses.push_back(lr.lm_loss);
     be.sparse_signsgd(m->puzzle_table(), m->puzzle_row_ids().data(), m->puzzle_row_grads(), B, nd,
                       static_cast<float>(opt.lr), static_cast<float>(opt.weight_decay));

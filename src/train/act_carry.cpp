@@ -7,6 +7,35 @@
 
 namespace trm {
 
+namespace {
+std::int64_t carry_floats(const ModelConfig& c, int batch) {
+  return static_cast<std::int64_t>(batch) * c.total_len() * c.hidden_size;
+}
+}  // namespace
+
+InferenceCarry::InferenceCarry(TrmModel& model, int max_batch)
+    : model_(model),
+      max_batch_(max_batch),
+      zH_(model.backend(), carry_floats(model.config(), max_batch)),
+      zL_(model.backend(), carry_floats(model.config(), max_batch)) {
+  if (max_batch < 1) throw Error("InferenceCarry: max_batch must be >= 1, got " + std::to_string(max_batch));
+}
+
+void InferenceCarry::reset(int n) {
+  // A row past max_batch would be written outside the buffers: refuse it here, where the size is
+  // known, rather than corrupt the backend's memory.
+  if (n < 0 || n > max_batch_)
+    throw Error("InferenceCarry::reset: " + std::to_string(n) + " rows, the carry holds " + std::to_string(max_batch_));
+  model_.reset_carry(zH_.data(), zL_.data(), n);
+}
+
+void InferenceCarry::forward(const Batch& batch) {
+  if (batch.size > max_batch_)
+    throw Error("InferenceCarry::forward: batch of " + std::to_string(batch.size) + ", the carry holds " +
+                std::to_string(max_batch_));
+  model_.forward(batch, zH_.data(), zL_.data(), false);
+}
+
 ActCarry::ActCarry(TrmModel& model, int batch)
     : model_(model),
       batch_(batch),

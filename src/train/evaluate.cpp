@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "data/collate.h"
 #include "trm/act.h"
 #include "trm/data/dataset.h"
 
@@ -16,28 +17,35 @@ Halting halting_from_string(const std::string& s) {
 
 std::string to_string(Halting h) { return h == Halting::kAdaptive ? "adaptive" : "reference"; }
 
-void split_rows(const data::Dataset& split, std::int64_t begin, int count, std::vector<std::int32_t>& inputs,
-                std::vector<std::int32_t>& labels, std::vector<std::int32_t>& puzzle_ids) {
-  const int S = split.meta.seq_len;
-  inputs.resize(static_cast<std::size_t>(count) * S);
-  labels.resize(inputs.size());
-  puzzle_ids.resize(static_cast<std::size_t>(count));
-  const bool has_ignore = split.meta.ignore_label_id.has_value();
-  const int ignore = has_ignore ? *split.meta.ignore_label_id : -1;
-  // The puzzle of a row: the last p with puzzle_indices[p] <= row (indices are monotone).
-  const auto& pi = split.puzzle_indices;
-  for (int i = 0; i < count; ++i) {
-    const std::int64_t row = begin + i;
-    const std::uint8_t* in = split.input_row(row);
-    const std::uint8_t* lab = split.label_row(row);
-    for (int t = 0; t < S; ++t) {
-      inputs[static_cast<std::size_t>(i) * S + t] = in[t];
-      labels[static_cast<std::size_t>(i) * S + t] = (has_ignore && lab[t] == ignore) ? -100 : lab[t];
-    }
-    const auto it = std::upper_bound(pi.begin(), pi.end(), static_cast<std::int32_t>(row));
-    const std::ptrdiff_t p = std::max<std::ptrdiff_t>(0, (it - pi.begin()) - 1);
-    puzzle_ids[static_cast<std::size_t>(i)] = split.puzzle_identifiers[static_cast<std::size_t>(p)];
-  }
+namespace {
+// Rows covered, then the batch size: never more slots than rows (an empty split still gets one,
+// so no buffer is empty).
+std::int64_t rows_covered(const data::Dataset& split, std::int64_t max_examples) {
+  return max_examples > 0 ? std::min(max_examples, split.num_examples) : split.num_examples;
+}
+int batch_for(std::int64_t total, int batch) {
+  return std::max(1, static_cast<int>(std::min<std::int64_t>(batch, std::max<std::int64_t>(total, 1))));
+}
+TrmModel& reserved_for_inference(TrmModel& model, int batch) {
+  model.reserve(batch, false);
+  return model;
+}
+}  // namespace
+
+EvalBatches::EvalBatches(TrmModel& model, const data::Dataset& split, std::int64_t max_examples, int batch)
+    : split_(split),
+      total_(rows_covered(split, max_examples)),
+      max_batch_(batch_for(total_, batch)),
+      carry_(reserved_for_inference(model, max_batch_), max_batch_) {}
+
+bool EvalBatches::next() {
+  begin_ += size_;
+  if (begin_ >= total_) return false;
+  size_ = static_cast<int>(std::min<std::int64_t>(max_batch_, total_ - begin_));
+  data::collate_range(split_, begin_, size_, rows_);
+  batch_ = Batch{size_, rows_.inputs.data(), rows_.labels.data(), rows_.puzzle_identifiers.data()};
+  carry_.reset(size_);
+  return true;
 }
 
 void predictions(TrmModel& model, int batch, std::vector<std::int32_t>& out) {
@@ -59,14 +67,10 @@ EvalResult evaluate(TrmModel& model, const data::Dataset& split, const EvalOptio
     throw Error("evaluate: the split's vocab_size " + std::to_string(split.meta.vocab_size) + " exceeds the model's " +
                 std::to_string(c.vocab_size));
   const auto t0 = std::chrono::steady_clock::now();
-  const std::int64_t total = opt.max_examples > 0 ? std::min(opt.max_examples, split.num_examples) : split.num_examples;
-  const int B = std::max(1, static_cast<int>(std::min<std::int64_t>(opt.batch, std::max<std::int64_t>(total, 1))));
-  const int T = c.halt_max_steps;
-  model.reserve(B, false);
+  EvalBatches batches(model, split, opt.max_examples, opt.batch);
+  const std::int64_t total = batches.total();
+  const int B = batches.max_batch(), T = c.halt_max_steps;
   Backend& be = model.backend();
-  const std::int64_t state = static_cast<std::int64_t>(B) * c.total_len() * c.hidden_size;
-  DeviceBuffer zH(be, state), zL(be, state);
-  std::vector<std::int32_t> inputs, labels, ids;
   std::vector<float> q(static_cast<std::size_t>(2 * B));
   std::vector<int> stop_step(static_cast<std::size_t>(B));
   std::vector<std::uint8_t> exact_at_stop(static_cast<std::size_t>(B));
@@ -77,15 +81,13 @@ EvalResult evaluate(TrmModel& model, const data::Dataset& split, const EvalOptio
   r.halting = opt.halting;
   r.exact_by_step.assign(static_cast<std::size_t>(T), 0.0);
   double exact = 0, cells_ok = 0, cells = 0, steps = 0, q_ok = 0;
-  for (std::int64_t begin = 0; begin < total; begin += B) {
-    const int n = static_cast<int>(std::min<std::int64_t>(B, total - begin));
-    split_rows(split, begin, n, inputs, labels, ids);
-    const Batch batch{n, inputs.data(), labels.data(), ids.data()};
-    model.reset_carry(zH.data(), zL.data(), n);
+  while (batches.next()) {
+    const int n = batches.size();
+    const Batch& batch = batches.batch();
     std::fill(stop_step.begin(), stop_step.end(), 0);
     int running = n, last = 0;
     for (int s = 1; s <= T && running > 0; ++s) {
-      model.forward(batch, zH.data(), zL.data(), false);
+      batches.carry().forward(batch);
       model.loss(batch, 1, false, lr);
       be.to_host(model.q(), q.data(), 2 * n);
       for (int b = 0; b < n; ++b) {
@@ -110,9 +112,9 @@ EvalResult evaluate(TrmModel& model, const data::Dataset& split, const EvalOptio
       cells_ok += correct_at_stop[b];
       cells += valid[b];
       steps += stop_step[b];
-      q_ok += (q_at_stop[b] >= 0.0f) == (exact_at_stop[b] != 0);  // as the reference's metric (sec. 4)
+      q_ok += (q_at_stop[b] >= 0.0f) == (exact_at_stop[b] != 0);  // as the reference's metric, docs/REFERENCE.md §4
     }
-    if (progress) progress(begin + n, total);
+    if (progress) progress(batches.begin() + n, total);
   }
   if (total > 0) {
     r.n = total;

@@ -8,12 +8,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "trm/act.h"
+#include "data/atomic_file.h"
 #include "trm/checkpoint.h"
-#include "trm/data/dataset.h"
-#include "trm/data/rng.h"
-#include "trm/data/sampler.h"
-#include "trm/optim.h"
 #include "trm/train.h"
 
 namespace trm {
@@ -49,6 +45,29 @@ extern "C" void on_stop_signal(int sig) {
   g_stop_requested = 1;
 }
 
+// Installs the stop handlers for the loop's lifetime and restores the previous ones on every way
+// out, an exception included: a library call must not leave the caller's process with our
+// handlers (which only set a flag nobody reads any more).
+class StopSignalGuard {
+ public:
+  StopSignalGuard() {
+    g_stop_requested = 0;
+    old_int_ = std::signal(SIGINT, on_stop_signal);
+    old_term_ = std::signal(SIGTERM, on_stop_signal);
+  }
+  ~StopSignalGuard() {
+    std::signal(SIGINT, old_int_);
+    std::signal(SIGTERM, old_term_);
+  }
+  StopSignalGuard(const StopSignalGuard&) = delete;
+  StopSignalGuard& operator=(const StopSignalGuard&) = delete;
+  bool stop_requested() const { return g_stop_requested != 0; }
+
+ private:
+  void (*old_int_)(int) = SIG_DFL;
+  void (*old_term_)(int) = SIG_DFL;
+};
+
 std::string format_duration(double s) {
   char buf[32];
   const long t = static_cast<long>(s);
@@ -59,8 +78,82 @@ std::string format_duration(double s) {
   return buf;
 }
 
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+// The micro-batch size, once the global batch is known to split into whole micro-batches.
+int checked_micro_batch(const TrainOptions& opt) {
+  if (opt.global_batch < 1) throw Error("global_batch must be >= 1");
+  const int micro = opt.micro_batch > 0 ? std::min(opt.micro_batch, opt.global_batch) : opt.global_batch;
+  if (opt.global_batch % micro != 0)
+    throw Error("global_batch " + std::to_string(opt.global_batch) + " is not a multiple of micro_batch " + std::to_string(micro));
+  return micro;
+}
+
+ModelConfig model_config_for(const TrainOptions& opt, const data::Dataset& train_set) {
+  ModelConfig mc = opt.model;
+  mc.vocab_size = train_set.meta.vocab_size;
+  mc.seq_len = train_set.meta.seq_len;
+  mc.num_puzzle_identifiers = train_set.meta.num_puzzle_identifiers;
+  mc.validate();
+  return mc;
+}
+
+double examples_per_epoch(const data::Dataset& train_set) {
+  return static_cast<double>(train_set.num_groups()) * train_set.meta.mean_puzzle_examples;
+}
+
+OptimConfig optim_config_for(const TrainOptions& opt, const data::Dataset& train_set) {
+  OptimConfig oc = opt.optim;
+  oc.loss_divisor = opt.global_batch;
+  oc.total_steps = opt.max_steps > 0
+                       ? opt.max_steps
+                       : static_cast<std::int64_t>(opt.epochs * examples_per_epoch(train_set) / opt.global_batch);
+  if (oc.total_steps < 1) throw Error("the run has no steps: epochs * examples per epoch < global_batch");
+  oc.validate();
+  return oc;
+}
+
+std::int64_t eval_every_for(const TrainOptions& opt, const data::Dataset& train_set) {
+  if (!(opt.eval_interval > 0) || opt.eval_interval * static_cast<double>(train_set.num_groups()) > 1e9)
+    throw Error("eval_interval must be > 0 epochs and at most 1e9 groups' worth (got " +
+                std::to_string(opt.eval_interval) + " epochs of " + std::to_string(train_set.num_groups()) + " groups)");
+  return std::max<std::int64_t>(
+      1, static_cast<std::int64_t>(opt.eval_interval * examples_per_epoch(train_set) / opt.global_batch));
+}
+
+// Creates the run directory (before the model is built, so a bad --out fails fast) and names its
+// checkpoint.
+std::string checkpoint_path_in(const std::string& out_dir) {
+  fs::create_directories(out_dir);
+  return (fs::path(out_dir) / "checkpoint.safetensors").string();
+}
+
+// The optimizer snapshots the parameters it is built on (its EMA starts from them), so the model
+// is initialized and reserved first; this runs inside Trainer's member initializers.
+TrmModel& initialized(TrmModel& model, std::uint64_t seed, int micro) {
+  model.init(seed);
+  model.reserve(micro, true);
+  return model;
+}
+
+}  // namespace
+
+StepMetrics& StepMetrics::operator+=(const StepMetrics& o) {
+  count += o.count;
+  accuracy += o.accuracy;
+  exact += o.exact;
+  q_halt_acc += o.q_halt_acc;
+  steps += o.steps;
+  lm_loss += o.lm_loss;
+  q_halt_loss += o.q_halt_loss;
+  q_continue_loss += o.q_continue_loss;
+  return *this;
+}
+
 // Appends one JSON object per line; flushed every line so a crash loses nothing.
-class JsonlLog {
+class Trainer::JsonlLog {
  public:
   explicit JsonlLog(const std::string& path) : f_(path, std::ios::app) {
     if (!f_) throw Error(path + ": cannot open for appending");
@@ -71,229 +164,203 @@ class JsonlLog {
   std::ofstream f_;
 };
 
-// Sums of the reference's train metrics over one step (spec §4): counted over slots that halted
-// at this step and have supervised tokens.
-struct StepMetrics {
-  double count = 0, accuracy = 0, exact = 0, q_halt_acc = 0, steps = 0, lm_loss = 0, q_halt_loss = 0,
-         q_continue_loss = 0;
-};
+Trainer::Trainer(const TrainOptions& options, Backend& backend)
+    : opt_(options),
+      be_(backend),
+      t_start_(std::chrono::steady_clock::now()),
+      micro_(checked_micro_batch(opt_)),
+      train_set_(data::read_split(opt_.data_dir, "train")),
+      has_test_(fs::exists(fs::path(opt_.data_dir) / "test" / "dataset.json")),
+      test_set_(has_test_ ? data::read_split(opt_.data_dir, "test") : data::Dataset{}),
+      mc_(model_config_for(opt_, train_set_)),
+      oc_(optim_config_for(opt_, train_set_)),
+      eval_every_(eval_every_for(opt_, train_set_)),
+      ckpt_path_(checkpoint_path_in(opt_.out_dir)),
+      config_({{"model", mc_}, {"optim", oc_}, {"train", to_json(opt_)}}),
+      model_(mc_, be_),
+      optimizer_(initialized(model_, opt_.seed, micro_), oc_),
+      carry_(model_, opt_.global_batch),
+      sampler_(train_set_, {opt_.global_batch, opt_.seed, std::max(1, static_cast<int>(opt_.eval_interval))}),
+      halt_rng_(opt_.seed, 0x4a11),
+      // An evaluation model holding the EMA weights (the reference evaluates and saves those).
+      // It reads the training model's puzzle table (not EMA'd) rather than a copy of it: at ARC
+      // scale that copy was 1.8 GB.
+      eval_model_(mc_, be_, &model_),
+      q_all_(static_cast<std::size_t>(2 * opt_.global_batch)),
+      correct_(static_cast<std::size_t>(opt_.global_batch)),
+      valid_(correct_.size()),
+      seq_ok_(correct_.size()),
+      row_grads_(be_, std::max<std::int64_t>(1, static_cast<std::int64_t>(opt_.global_batch) * mc_.puzzle_emb_ndim)) {
+  if (opt_.resume && fs::exists(ckpt_path_)) resume();
+  // After resuming, so a checkpoint of another config is refused before config.json changes.
+  data::write_text_file((fs::path(opt_.out_dir) / "config.json").string(), config_.dump(2) + "\n");
+  log_ = std::make_unique<JsonlLog>((fs::path(opt_.out_dir) / "metrics.jsonl").string());
+}
 
-}  // namespace
+Trainer::~Trainer() = default;
 
-TrainSummary train(const TrainOptions& opt, Backend& backend) {
-  const auto t_start = std::chrono::steady_clock::now();
-  if (opt.global_batch < 1) throw Error("global_batch must be >= 1");
-  const int micro = opt.micro_batch > 0 ? std::min(opt.micro_batch, opt.global_batch) : opt.global_batch;
-  if (opt.global_batch % micro != 0)
-    throw Error("global_batch " + std::to_string(opt.global_batch) + " is not a multiple of micro_batch " + std::to_string(micro));
+void Trainer::resume() {
+  const Checkpoint ck = Checkpoint::read(ckpt_path_);
+  if (ck.contents().config.at("model") != config_.at("model"))
+    throw Error(ckpt_path_ + ": was written with another model config; use a new --out directory or --no-resume");
+  ck.load_train_state(model_, optimizer_, carry_);
+  const auto& st = ck.contents().state;
+  step_ = st.at("step").get<std::int64_t>();
+  sampler_.restore(st.at("sampler"));
+  halt_rng_.set_state(st.at("halt_rng"), ckpt_path_);
+  std::fprintf(stderr, "trm train: resumed from %s at step %lld\n", ckpt_path_.c_str(), static_cast<long long>(step_));
+}
 
-  const data::Dataset train_set = data::read_split(opt.data_dir, "train");
-  const bool has_test = fs::exists(fs::path(opt.data_dir) / "test" / "dataset.json");
-  data::Dataset test_set;
-  if (has_test) test_set = data::read_split(opt.data_dir, "test");
-
-  ModelConfig mc = opt.model;
-  mc.vocab_size = train_set.meta.vocab_size;
-  mc.seq_len = train_set.meta.seq_len;
-  mc.num_puzzle_identifiers = train_set.meta.num_puzzle_identifiers;
-  mc.validate();
-  OptimConfig oc = opt.optim;
-  oc.loss_divisor = opt.global_batch;
-  const double examples_per_epoch = static_cast<double>(train_set.num_groups()) * train_set.meta.mean_puzzle_examples;
-  oc.total_steps = opt.max_steps > 0 ? opt.max_steps
-                                     : static_cast<std::int64_t>(opt.epochs * examples_per_epoch / opt.global_batch);
-  if (oc.total_steps < 1) throw Error("the run has no steps: epochs * examples per epoch < global_batch");
-  oc.validate();
-  if (!(opt.eval_interval > 0) || opt.eval_interval * static_cast<double>(train_set.num_groups()) > 1e9)
-    throw Error("eval_interval must be > 0 epochs and at most 1e9 groups' worth (got " +
-                std::to_string(opt.eval_interval) + " epochs of " + std::to_string(train_set.num_groups()) + " groups)");
-  const std::int64_t eval_every =
-      std::max<std::int64_t>(1, static_cast<std::int64_t>(opt.eval_interval * examples_per_epoch / opt.global_batch));
-
-  fs::create_directories(opt.out_dir);
-  const std::string ckpt_path = (fs::path(opt.out_dir) / "checkpoint.safetensors").string();
-  nlohmann::json config = {{"model", mc}, {"optim", oc}, {"train", to_json(opt)}};
-
-  Backend* be = &backend;
-  TrmModel model(mc, *be);
-  model.init(opt.seed);
-  model.reserve(micro, true);
-  TrmOptimizer optimizer(model, oc);
-  ActCarry carry(model, opt.global_batch);
-  data::TrainSampler sampler(train_set, {opt.global_batch, opt.seed, std::max(1, static_cast<int>(opt.eval_interval))});
-  data::Rng halt_rng(opt.seed, 0x4a11);  // exploration draws, independent of the sampler's stream
-  std::int64_t step = 0;
-
-  if (opt.resume && fs::exists(ckpt_path)) {
-    const Checkpoint ck = Checkpoint::read(ckpt_path);
-    if (ck.contents().config.at("model") != config.at("model"))
-      throw Error(ckpt_path + ": was written with another model config; use a new --out directory or --no-resume");
-    ck.load_train_state(model, optimizer, carry);
-    const auto& st = ck.contents().state;
-    step = st.at("step").get<std::int64_t>();
-    sampler.restore(st.at("sampler"));
-    halt_rng.set_state(st.at("halt_rng"), ckpt_path);
-    std::fprintf(stderr, "trm train: resumed from %s at step %lld\n", ckpt_path.c_str(), static_cast<long long>(step));
+StepMetrics Trainer::step() {
+  const int B = opt_.global_batch, nd = mc_.puzzle_emb_ndim;
+  while (!sampler_.next(fresh_)) {
   }
-  {
-    std::ofstream cf(fs::path(opt.out_dir) / "config.json");
-    cf << config.dump(2) << "\n";
+  carry_.refill(Batch{B, fresh_.inputs.data(), fresh_.labels.data(), fresh_.puzzle_identifiers.data()});
+  model_.zero_grads();
+  StepMetrics m;
+  for (int begin = 0; begin < B; begin += micro_) {
+    const Batch mb = carry_.slots(begin, micro_);
+    model_.train_step(mb, carry_.z_H(begin), carry_.z_L(begin), carry_.steps().data() + begin, B, lr_);
+    if (nd > 0)
+      be_.copy(model_.puzzle_row_grads(), row_grads_.data() + static_cast<std::int64_t>(begin) * nd,
+               static_cast<std::int64_t>(micro_) * nd);
+    be_.to_host(model_.q(), q_all_.data() + 2 * begin, 2 * micro_);
+    std::copy_n(lr_.correct.begin(), micro_, correct_.begin() + begin);
+    std::copy_n(lr_.valid.begin(), micro_, valid_.begin() + begin);
+    std::copy_n(lr_.seq_correct.begin(), micro_, seq_ok_.begin() + begin);
+    m.lm_loss += lr_.lm_loss;
+    m.q_halt_loss += lr_.q_halt_loss;
+    m.q_continue_loss += lr_.q_continue_loss;
   }
-  JsonlLog log((fs::path(opt.out_dir) / "metrics.jsonl").string());
+  optimizer_.step(carry_.puzzle_ids().data(), row_grads_.data(), nd > 0 ? B : 0);
+  carry_.update_halting(q_all_.data(), true, halt_rng_);
+  ++step_;
+  for (int b = 0; b < B; ++b) {
+    if (!carry_.halted()[b] || valid_[b] == 0) continue;
+    m.count += 1;
+    m.accuracy += static_cast<double>(correct_[b]) / valid_[b];
+    m.exact += seq_ok_[b];
+    m.q_halt_acc += (q_all_[2 * b] >= 0.0f) == (seq_ok_[b] != 0);  // as HRM's metric too (q_halt >= 0)
+    m.steps += carry_.steps()[b];
+  }
+  // Losses per example of the global batch (the summed micro-batch losses over B).
+  m.lm_loss /= B;
+  m.q_halt_loss /= B;
+  m.q_continue_loss /= B;
+  return m;
+}
 
-  // An evaluation model holding the EMA weights (the reference evaluates and saves those).
-  // It reads the training model's puzzle table (not EMA'd) rather than a copy of it: at ARC scale
-  // that copy was 1.8 GB.
-  TrmModel eval_model(mc, *be, &model);
-  auto load_ema_weights = [&]() {
-    be->copy(optimizer.ema(), eval_model.params(), model.flat_size());
-    be->copy(model.H_init(), eval_model.H_init(), mc.hidden_size);
-    be->copy(model.L_init(), eval_model.L_init(), mc.hidden_size);
-  };
-  auto run_eval = [&]() {
-    load_ema_weights();
-    const EvalResult r = evaluate(eval_model, test_set, opt.eval, [&](std::int64_t done, std::int64_t total) {
-      if (opt.progress && isatty(2)) std::fprintf(stderr, "\r  eval %lld/%lld", static_cast<long long>(done), static_cast<long long>(total));
-    });
-    if (opt.progress && isatty(2)) std::fprintf(stderr, "\r");
-    log.write({{"type", "eval"}, {"step", step}, {"n", r.n}, {"exact_accuracy", r.exact_accuracy},
+void Trainer::log_train() {
+  const int B = opt_.global_batch;
+  const auto now = std::chrono::steady_clock::now();
+  const double dt = std::chrono::duration<double>(now - t_window_).count();
+  const double elapsed = std::chrono::duration<double>(now - t_loop_).count();
+  const double rate = window_steps_ / std::max(dt, 1e-9);
+  const double eta = (oc_.total_steps - step_) / std::max((step_ - first_step_) / std::max(elapsed, 1e-9), 1e-9);
+  const double c = std::max(window_.count, 1.0);
+  nlohmann::json j = {{"type", "train"},
+                      {"step", step_},
+                      {"lr", lr_schedule(step_, oc_.lr, oc_.lr_warmup_steps, oc_.total_steps, oc_.lr_min_ratio)},
+                      {"lm_loss", window_.lm_loss / window_steps_},
+                      {"q_halt_loss", window_.q_halt_loss / window_steps_},
+                      {"count", window_.count},
+                      {"accuracy", window_.accuracy / c},
+                      {"exact_accuracy", window_.exact / c},
+                      {"q_halt_accuracy", window_.q_halt_acc / c},
+                      {"steps", window_.steps / c},
+                      {"steps_per_second", rate},
+                      {"samples_per_second", rate * B}};
+  if (mc_.act_continue()) j["q_continue_loss"] = window_.q_continue_loss / window_steps_;
+  log_->write(j);
+  if (opt_.progress) {
+    const double frac = static_cast<double>(step_) / oc_.total_steps;
+    std::fprintf(stderr, "%s[%5.1f%%] step %lld/%lld  loss %.4f  acc %.3f  exact %.3f  halt@%.1f  %.2f step/s  ETA %s%s",
+                 isatty(2) ? "\r" : "", 100 * frac, static_cast<long long>(step_), static_cast<long long>(oc_.total_steps),
+                 window_.lm_loss / window_steps_, window_.accuracy / c, window_.exact / c, window_.steps / c, rate,
+                 format_duration(eta).c_str(), isatty(2) ? "   " : "\n");
+  }
+  window_ = StepMetrics{};
+  window_steps_ = 0;
+  t_window_ = now;
+}
+
+void Trainer::load_ema_weights() {
+  be_.copy(optimizer_.ema(), eval_model_.params(), model_.flat_size());
+  be_.copy(model_.H_init(), eval_model_.H_init(), mc_.hidden_size);
+  be_.copy(model_.L_init(), eval_model_.L_init(), mc_.hidden_size);
+}
+
+EvalResult Trainer::evaluate() {
+  load_ema_weights();
+  const EvalResult r = trm::evaluate(eval_model_, test_set_, opt_.eval, [&](std::int64_t done, std::int64_t total) {
+    if (opt_.progress && isatty(2))
+      std::fprintf(stderr, "\r  eval %lld/%lld", static_cast<long long>(done), static_cast<long long>(total));
+  });
+  if (opt_.progress && isatty(2)) std::fprintf(stderr, "\r");
+  log_->write({{"type", "eval"}, {"step", step_}, {"n", r.n}, {"exact_accuracy", r.exact_accuracy},
                {"cell_accuracy", r.cell_accuracy}, {"avg_steps", r.avg_steps}, {"q_halt_accuracy", r.q_halt_accuracy},
                {"exact_by_step", r.exact_by_step}, {"halting", to_string(r.halting)}, {"seconds", r.seconds}});
-    if (opt.progress)
-      std::fprintf(stderr, "step %lld  eval on %lld: exact %.4f  cell %.4f  (%.1fs)\n", static_cast<long long>(step),
-                   static_cast<long long>(r.n), r.exact_accuracy, r.cell_accuracy, r.seconds);
-    return r;
-  };
-  auto save = [&]() {
-    CheckpointContents c{config, {{"step", step}, {"sampler", sampler.state()}, {"halt_rng", halt_rng.state()}}};
-    save_checkpoint(ckpt_path, model, &optimizer, &carry, c);
-  };
+  if (opt_.progress)
+    std::fprintf(stderr, "step %lld  eval on %lld: exact %.4f  cell %.4f  (%.1fs)\n", static_cast<long long>(step_),
+                 static_cast<long long>(r.n), r.exact_accuracy, r.cell_accuracy, r.seconds);
+  return r;
+}
 
-  const int B = opt.global_batch, nd = mc.puzzle_emb_ndim;
-  data::Batch fresh;
-  std::vector<float> q_all(static_cast<std::size_t>(2 * B));
-  std::vector<std::int32_t> correct(static_cast<std::size_t>(B)), valid(static_cast<std::size_t>(B)),
-      seq_ok(static_cast<std::size_t>(B));
-  DeviceBuffer row_grads(*be, std::max<std::int64_t>(1, static_cast<std::int64_t>(B) * nd));
-  StepMetrics window;
-  LossResult lr;  // reused by every micro-batch: the step allocates nothing
-  std::int64_t window_steps = 0;
+void Trainer::checkpoint() {
+  CheckpointContents c{config_, {{"step", step_}, {"sampler", sampler_.state()}, {"halt_rng", halt_rng_.state()}}};
+  save_checkpoint(ckpt_path_, model_, &optimizer_, &carry_, c);
+}
+
+void Trainer::save_final() {
+  // The final model for inference: EMA weights, no optimizer state.
+  load_ema_weights();
+  save_checkpoint((fs::path(opt_.out_dir) / "final.safetensors").string(), eval_model_, nullptr, nullptr,
+                  CheckpointContents{config_, {{"step", step_}}});
+}
+
+TrainSummary Trainer::run() {
   TrainSummary summary;
-  const std::int64_t first_step = step;
-  auto t_window = std::chrono::steady_clock::now();
-  const auto t_loop = t_window;
-
-  g_stop_requested = 0;
-  auto old_int = std::signal(SIGINT, on_stop_signal);
-  auto old_term = std::signal(SIGTERM, on_stop_signal);
-  while (step < oc.total_steps) {
-    if (opt.stop_after > 0 && step - first_step >= opt.stop_after) break;
-    if (g_stop_requested) {
-      std::fprintf(stderr, "\ntrm train: stopping at step %lld (checkpoint written; rerun the same command to resume)\n",
-                   static_cast<long long>(step));
-      break;
-    }
-    while (!sampler.next(fresh)) {
-    }
-    carry.refill(Batch{B, fresh.inputs.data(), fresh.labels.data(), fresh.puzzle_identifiers.data()});
-    model.zero_grads();
-    StepMetrics m;
-    for (int begin = 0; begin < B; begin += micro) {
-      const Batch mb = carry.slots(begin, micro);
-      model.train_step(mb, carry.z_H(begin), carry.z_L(begin), carry.steps().data() + begin, B, lr);
-      if (nd > 0) be->copy(model.puzzle_row_grads(), row_grads.data() + static_cast<std::int64_t>(begin) * nd, static_cast<std::int64_t>(micro) * nd);
-      be->to_host(model.q(), q_all.data() + 2 * begin, 2 * micro);
-      for (int b = 0; b < micro; ++b) {
-        correct[begin + b] = lr.correct[b];
-        valid[begin + b] = lr.valid[b];
-        seq_ok[begin + b] = lr.seq_correct[b];
+  first_step_ = step_;
+  t_window_ = std::chrono::steady_clock::now();
+  t_loop_ = t_window_;
+  window_ = StepMetrics{};
+  window_steps_ = 0;
+  {
+    const StopSignalGuard signals;
+    while (step_ < oc_.total_steps) {
+      if (opt_.stop_after > 0 && step_ - first_step_ >= opt_.stop_after) break;
+      if (signals.stop_requested()) {
+        std::fprintf(stderr, "\ntrm train: stopping at step %lld (checkpoint written; rerun the same command to resume)\n",
+                     static_cast<long long>(step_));
+        break;
       }
-      m.lm_loss += lr.lm_loss;
-      m.q_halt_loss += lr.q_halt_loss;
-      m.q_continue_loss += lr.q_continue_loss;
-    }
-    optimizer.step(carry.puzzle_ids().data(), row_grads.data(), nd > 0 ? B : 0);
-    carry.update_halting(q_all.data(), true, halt_rng);
-    ++step;
-    for (int b = 0; b < B; ++b) {
-      if (!carry.halted()[b] || valid[b] == 0) continue;
-      m.count += 1;
-      m.accuracy += static_cast<double>(correct[b]) / valid[b];
-      m.exact += seq_ok[b];
-      m.q_halt_acc += (q_all[2 * b] >= 0.0f) == (seq_ok[b] != 0);  // as HRM's metric too (q_halt >= 0)
-      m.steps += carry.steps()[b];
-    }
-    window.count += m.count;
-    window.accuracy += m.accuracy;
-    window.exact += m.exact;
-    window.q_halt_acc += m.q_halt_acc;
-    window.steps += m.steps;
-    window.lm_loss += m.lm_loss / B;
-    window.q_halt_loss += m.q_halt_loss / B;
-    window.q_continue_loss += m.q_continue_loss / B;
-    ++window_steps;
+      window_ += step();
+      ++window_steps_;
 
-    const bool out_of_time =
-        opt.time_budget_s > 0 &&
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count() >= opt.time_budget_s;
-    const bool last = step == oc.total_steps || out_of_time;
-    if (step % opt.log_every == 0 || last) {
-      const auto now = std::chrono::steady_clock::now();
-      const double dt = std::chrono::duration<double>(now - t_window).count();
-      const double elapsed = std::chrono::duration<double>(now - t_loop).count();
-      const double rate = window_steps / std::max(dt, 1e-9);
-      const double eta = (oc.total_steps - step) / std::max((step - first_step) / std::max(elapsed, 1e-9), 1e-9);
-      const double c = std::max(window.count, 1.0);
-      nlohmann::json j = {{"type", "train"},
-                          {"step", step},
-                          {"lr", lr_schedule(step, oc.lr, oc.lr_warmup_steps, oc.total_steps, oc.lr_min_ratio)},
-                          {"lm_loss", window.lm_loss / window_steps},
-                          {"q_halt_loss", window.q_halt_loss / window_steps},
-                          {"count", window.count},
-                          {"accuracy", window.accuracy / c},
-                          {"exact_accuracy", window.exact / c},
-                          {"q_halt_accuracy", window.q_halt_acc / c},
-                          {"steps", window.steps / c},
-                          {"steps_per_second", rate},
-                          {"samples_per_second", rate * B}};
-      if (mc.act_continue()) j["q_continue_loss"] = window.q_continue_loss / window_steps;
-      log.write(j);
-      if (opt.progress) {
-        const double frac = static_cast<double>(step) / oc.total_steps;
-        std::fprintf(stderr, "%s[%5.1f%%] step %lld/%lld  loss %.4f  acc %.3f  exact %.3f  halt@%.1f  %.2f step/s  ETA %s%s",
-                     isatty(2) ? "\r" : "", 100 * frac, static_cast<long long>(step), static_cast<long long>(oc.total_steps),
-                     window.lm_loss / window_steps, window.accuracy / c, window.exact / c, window.steps / c, rate,
-                     format_duration(eta).c_str(), isatty(2) ? "   " : "\n");
+      const bool out_of_time = opt_.time_budget_s > 0 && seconds_since(t_start_) >= opt_.time_budget_s;
+      const bool last = step_ == oc_.total_steps || out_of_time;
+      if (step_ % opt_.log_every == 0 || last) log_train();
+      const bool do_eval = has_test_ && (step_ % eval_every_ == 0 || last);
+      if (do_eval) {
+        if (opt_.progress && isatty(2)) std::fprintf(stderr, "\n");
+        summary.last_eval = evaluate();
+        summary.evaluated = true;
       }
-      window = StepMetrics{};
-      window_steps = 0;
-      t_window = now;
+      if (do_eval || last || (opt_.checkpoint_every > 0 && step_ % opt_.checkpoint_every == 0)) checkpoint();
+      if (out_of_time) {
+        summary.stopped_by_time = true;
+        break;
+      }
     }
-    const bool do_eval = has_test && (step % eval_every == 0 || last);
-    if (do_eval) {
-      if (opt.progress && isatty(2)) std::fprintf(stderr, "\n");
-      summary.last_eval = run_eval();
-      summary.evaluated = true;
-    }
-    if (do_eval || last || (opt.checkpoint_every > 0 && step % opt.checkpoint_every == 0)) save();
-    if (out_of_time) {
-      summary.stopped_by_time = true;
-      break;
-    }
-  }
-  std::signal(SIGINT, old_int);
-  std::signal(SIGTERM, old_term);
-  if (step < oc.total_steps && !summary.stopped_by_time) save();  // stopped by stop_after or a signal: keep the exact state
-  if (step == oc.total_steps || summary.stopped_by_time) {
-    // The final model for inference: EMA weights, no optimizer state.
-    load_ema_weights();
-    save_checkpoint((fs::path(opt.out_dir) / "final.safetensors").string(), eval_model, nullptr, nullptr,
-                    CheckpointContents{config, {{"step", step}}});
-  }
-  if (opt.progress && isatty(2)) std::fprintf(stderr, "\n");
-  summary.steps = step;
-  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  }  // the previous signal handlers are back from here on (and on an exception)
+  if (step_ < oc_.total_steps && !summary.stopped_by_time) checkpoint();  // stopped by stop_after or a signal: keep the exact state
+  if (step_ == oc_.total_steps || summary.stopped_by_time) save_final();
+  if (opt_.progress && isatty(2)) std::fprintf(stderr, "\n");
+  summary.steps = step_;
+  summary.seconds = seconds_since(t_start_);
   return summary;
 }
+
+TrainSummary train(const TrainOptions& opt, Backend& backend) { return Trainer(opt, backend).run(); }
 
 }  // namespace trm
