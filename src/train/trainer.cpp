@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "data/atomic_file.h"
+#include "io/atomic_file.h"
 #include "trm/checkpoint.h"
 #include "trm/train.h"
 
