@@ -10,6 +10,7 @@
 #include <set>
 
 #include "expect_error.h"
+#include "model_util.h"
 #include "temp_dir.h"
 #include "trm/arc_eval.h"
 #include "trm/arc_solve.h"
@@ -92,6 +93,29 @@ ArcGrid label_grid(const Dataset& ds, std::int64_t row, const std::string& name)
   for (int r = r0; r < kArcMaxSide; ++r)
     for (int c = c0; c < kArcMaxSide; ++c) shifted[static_cast<std::size_t>((r - r0) * kArcMaxSide + c - c0)] = l[r * kArcMaxSide + c];
   return invert_arc_aug(arc_crop(shifted), parse_arc_version_name(name).second);
+}
+
+// The combined tasks (write_combined) built under d with small_opts(aug), read back: the tests
+// of what the builder wrote start from this.
+struct BuiltArc {
+  Dataset train, test;
+  std::vector<std::string> names;  // by puzzle identifier
+};
+
+BuiltArc build_combined(const TempDir& d, int aug) {
+  write_combined(d / "src");
+  build_arc_dataset(d / "src", d / "out", small_opts(aug));
+  return {read_split(d / "out", "train"), read_split(d / "out", "test"), read_identifiers(d / "out")};
+}
+
+// fn(row, name of the row's puzzle version) for every row of ds, puzzle by puzzle.
+template <class F>
+void for_each_row(const Dataset& ds, const std::vector<std::string>& names, F&& fn) {
+  for (std::int64_t p = 0; p < ds.num_puzzles(); ++p) {
+    const auto& name = names[static_cast<std::size_t>(ds.puzzle_identifiers[static_cast<std::size_t>(p)])];
+    for (auto r = ds.puzzle_indices[static_cast<std::size_t>(p)]; r < ds.puzzle_indices[static_cast<std::size_t>(p + 1)]; ++r)
+      fn(r, name);
+  }
 }
 
 }  // namespace
@@ -306,37 +330,28 @@ TEST(ArcBuild, CountsSplitsIdentifiersAndTestPuzzles) {
 
 TEST(ArcBuild, EvaluationTestOutputsAreHeldOutOfTrain) {
   TempDir d("arc");
-  write_combined(d / "src");
-  build_arc_dataset(d / "src", d / "out", small_opts(3));
-  const Dataset train = read_split(d / "out", "train"), test = read_split(d / "out", "test");
-  const auto names = read_identifiers(d / "out");
+  const BuiltArc b = build_combined(d, 3);
   const std::vector<ArcGrid> held{grid({{7, 7, 7}, {9, 8, 6}}), grid({{7}, {3}}), grid({{7}, {4}})};
   const std::vector<ArcGrid> demo_out{grid({{3, 2, 1}}), grid({{5, 4}}), grid({{1, 0}, {0, 2}})};
   int demo_hits = 0;
-  for (std::int64_t p = 0; p < train.num_puzzles(); ++p) {
-    const auto& name = names[static_cast<std::size_t>(train.puzzle_identifiers[static_cast<std::size_t>(p)])];
-    for (auto r = train.puzzle_indices[static_cast<std::size_t>(p)]; r < train.puzzle_indices[static_cast<std::size_t>(p + 1)]; ++r) {
-      const ArcGrid g = label_grid(train, r, name);
-      for (const auto& h : held) EXPECT_NE(g, h) << "held-out output in train row " << r;
-      for (const auto& o : demo_out) demo_hits += g == o;
-    }
-  }
+  for_each_row(b.train, b.names, [&](std::int64_t r, const std::string& name) {
+    const ArcGrid g = label_grid(b.train, r, name);
+    for (const auto& h : held) EXPECT_NE(g, h) << "held-out output in train row " << r;
+    for (const auto& o : demo_out) demo_hits += g == o;
+  });
   EXPECT_EQ(demo_hits, 4 * 3);  // every version of every evaluation demonstration is in train
   // ...and the test split's labels are exactly those held-out outputs.
   int test_hits = 0;
-  for (std::int64_t p = 0; p < test.num_puzzles(); ++p) {
-    const auto& name = names[static_cast<std::size_t>(test.puzzle_identifiers[static_cast<std::size_t>(p)])];
-    for (auto r = test.puzzle_indices[static_cast<std::size_t>(p)]; r < test.puzzle_indices[static_cast<std::size_t>(p + 1)]; ++r)
-      for (const auto& h : held) test_hits += label_grid(test, r, name) == h;
-  }
-  EXPECT_EQ(test_hits, test.num_examples);
+  for_each_row(b.test, b.names, [&](std::int64_t r, const std::string& name) {
+    for (const auto& h : held) test_hits += label_grid(b.test, r, name) == h;
+  });
+  EXPECT_EQ(test_hits, b.test.num_examples);
 }
 
 TEST(ArcBuild, TranslationOnlyOnTrainAndNeverOnOneExamplePerVersion) {
   TempDir d("arc");
-  write_combined(d / "src");
-  build_arc_dataset(d / "src", d / "out", small_opts(5));
-  const Dataset train = read_split(d / "out", "train"), test = read_split(d / "out", "test");
+  const BuiltArc b = build_combined(d, 5);
+  const Dataset &train = b.train, &test = b.test;
   // Untranslated = the grid starts at the top-left cell.
   for (std::int64_t r = 0; r < test.num_examples; ++r) EXPECT_GE(test.input_row(r)[0], 2) << "test row " << r;
   std::int64_t translated = 0;
@@ -472,17 +487,13 @@ TEST(ArcVote, OraclePredictionsOfABuiltDatasetScorePerfectly) {
   // Feeding each test row's own label as the prediction exercises the whole chain: encoding,
   // version names, crop, de-augmentation and hashing against test_puzzles.json.
   TempDir d("arc");
-  write_combined(d / "src");
-  build_arc_dataset(d / "src", d / "out", small_opts(6));
-  const Dataset test = read_split(d / "out", "test");
-  const auto names = read_identifiers(d / "out");
+  const BuiltArc b = build_combined(d, 6);
+  const Dataset& test = b.test;
   ArcVoter v;
-  for (std::int64_t p = 0; p < test.num_puzzles(); ++p)
-    for (auto r = test.puzzle_indices[static_cast<std::size_t>(p)]; r < test.puzzle_indices[static_cast<std::size_t>(p + 1)]; ++r) {
-      const std::vector<std::int32_t> label(test.label_row(r), test.label_row(r) + kArcSeqLen);
-      v.add_tokens(names[static_cast<std::size_t>(test.puzzle_identifiers[static_cast<std::size_t>(p)])],
-                   std::span<const std::uint8_t>(test.input_row(r), kArcSeqLen), label, 0.5);
-    }
+  for_each_row(test, b.names, [&](std::int64_t r, const std::string& name) {
+    const std::vector<std::int32_t> label(test.label_row(r), test.label_row(r) + kArcSeqLen);
+    v.add_tokens(name, std::span<const std::uint8_t>(test.input_row(r), kArcSeqLen), label, 0.5);
+  });
   const auto tasks = read_arc_test_puzzles(d / "out/test_puzzles.json");
   const ArcScore s = score_arc(v, tasks);
   EXPECT_EQ(s.pass_at_k[0], 1.0);
@@ -495,36 +506,23 @@ TEST(ArcVote, OraclePredictionsOfABuiltDatasetScorePerfectly) {
 namespace {
 
 ModelConfig tiny_arc_model(int ids) {
-  ModelConfig c;
-  c.vocab_size = kArcVocabSize;
-  c.seq_len = kArcSeqLen;
+  ModelConfig c = test_util::tiny_model_config(kArcVocabSize, kArcSeqLen, /*hidden_size=*/32, /*num_heads=*/2,
+                                               /*puzzle_emb_len=*/2);
   c.num_puzzle_identifiers = ids;
-  c.puzzle_emb_ndim = 32;
-  c.puzzle_emb_len = 2;
-  c.hidden_size = 32;
-  c.num_heads = 2;
   c.expansion = 2;
-  c.H_cycles = 1;
-  c.L_cycles = 1;
-  c.L_layers = 1;
   c.halt_max_steps = 2;
   return c;
 }
 
-std::vector<float> host_copy(Backend& be, const float* p, std::int64_t n) {
-  std::vector<float> v(static_cast<std::size_t>(n));
-  be.to_host(p, v.data(), n);
-  return v;
-}
+using test_util::to_host;
 
 }  // namespace
 
 TEST(ArcEval, CollectVotesOverABuiltTestSplit) {
   TempDir d("arc");
-  write_combined(d / "src");
-  build_arc_dataset(d / "src", d / "out", small_opts(2));
-  const Dataset test = read_split(d / "out", "test");
-  const auto names = read_identifiers(d / "out");
+  const BuiltArc b = build_combined(d, 2);
+  const Dataset& test = b.test;
+  const auto& names = b.names;
   auto be = make_cpu_backend();
   TrmModel m(tiny_arc_model(test.meta.num_puzzle_identifiers), *be);
   m.init(1);
@@ -550,8 +548,8 @@ TEST(ArcSolve, TrainsOnlyTheNewPuzzleRowsAndPredicts) {
   std::vector<float> table(static_cast<std::size_t>(base.puzzle_table_size()));
   for (std::size_t i = 0; i < table.size(); ++i) table[i] = 0.01f * static_cast<float>(i % 17) - 0.05f;
   be->from_host(table.data(), base.puzzle_table(), base.puzzle_table_size());
-  const auto params0 = host_copy(*be, base.params(), base.flat_size());
-  const auto table0 = host_copy(*be, base.puzzle_table(), base.puzzle_table_size());
+  const auto params0 = to_host(*be, base.params(), base.flat_size());
+  const auto table0 = to_host(*be, base.puzzle_table(), base.puzzle_table_size());
 
   // "Recolour 1 -> 2".
   ArcTask task{"recolour",
@@ -571,11 +569,11 @@ TEST(ArcSolve, TrainsOnlyTheNewPuzzleRowsAndPredicts) {
   ASSERT_EQ(r.losses.size(), 4u);
   for (double l : r.losses) EXPECT_TRUE(std::isfinite(l));
   // The network (base and tuned copy) is bit-identical; the base table is untouched.
-  const auto params_after = host_copy(*be, base.params(), base.flat_size());
-  const auto tuned_params = host_copy(*be, tuned->params(), tuned->flat_size());
+  const auto params_after = to_host(*be, base.params(), base.flat_size());
+  const auto tuned_params = to_host(*be, tuned->params(), tuned->flat_size());
   EXPECT_EQ(0, std::memcmp(params0.data(), params_after.data(), params0.size() * sizeof(float)));
   EXPECT_EQ(0, std::memcmp(params0.data(), tuned_params.data(), params0.size() * sizeof(float)));
-  EXPECT_EQ(host_copy(*be, base.puzzle_table(), base.puzzle_table_size()), table0);
+  EXPECT_EQ(to_host(*be, base.puzzle_table(), base.puzzle_table_size()), table0);
   // Every new row moved away from its initial value (the mean of the base's rows 1..3).
   const int nd = tuned->config().puzzle_emb_ndim;
   std::vector<float> mean(static_cast<std::size_t>(nd), 0.0f);
@@ -584,7 +582,7 @@ TEST(ArcSolve, TrainsOnlyTheNewPuzzleRowsAndPredicts) {
     for (int row = 1; row < 4; ++row) s += table0[static_cast<std::size_t>(row * nd + k)];
     mean[static_cast<std::size_t>(k)] = static_cast<float>(s / 3);
   }
-  const auto tuned_table = host_copy(*be, tuned->puzzle_table(), tuned->puzzle_table_size());
+  const auto tuned_table = to_host(*be, tuned->puzzle_table(), tuned->puzzle_table_size());
   for (int row = 1; row < 4; ++row) {
     float diff = 0;
     for (int k = 0; k < nd; ++k) diff = std::max(diff, std::fabs(tuned_table[static_cast<std::size_t>(row * nd + k)] - mean[static_cast<std::size_t>(k)]));

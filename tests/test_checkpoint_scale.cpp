@@ -7,9 +7,9 @@
 #include <fstream>
 #include <string>
 
+#include "model_util.h"
 #include "temp_dir.h"
 #include "trm/checkpoint.h"
-#include "trm/presets.h"
 
 namespace trm {
 namespace {
@@ -23,9 +23,7 @@ long peak_rss_kib() {
 }
 
 TEST(CheckpointScale, BigPuzzleTableIsNotCopiedInMemory) {
-  ModelConfig c = find_preset("tiny-sudoku-mlp").model;
-  c.seq_len = 16;
-  c.vocab_size = 6;
+  ModelConfig c = test_util::tiny_sudoku_mlp_4x4();
   c.puzzle_emb_ndim = 512;
   c.puzzle_emb_len = 8;
   c.num_puzzle_identifiers = 131072;  // 131072 x 512 floats = 256 MiB
@@ -54,9 +52,7 @@ TEST(CheckpointScale, BigPuzzleTableIsNotCopiedInMemory) {
 
 // The trainer's EMA evaluation model reads the training model's table: one table, not two.
 TEST(CheckpointScale, EvaluationModelSharesThePuzzleTable) {
-  ModelConfig c = find_preset("tiny-sudoku-mlp").model;
-  c.seq_len = 16;
-  c.vocab_size = 6;
+  ModelConfig c = test_util::tiny_sudoku_mlp_4x4();
   c.num_puzzle_identifiers = 1000;
   auto be = make_cpu_backend();
   TrmModel owner(c, *be);

@@ -28,6 +28,14 @@ std::string error_of(const std::string& text) {
   return "no error";
 }
 
+// Parses text and expects it recognized as a `kind` puzzle of side `side`.
+PuzzleText parse_as(const std::string& text, PuzzleKind kind, int side) {
+  const PuzzleText p = parse_puzzle(text);
+  EXPECT_EQ(p.kind, kind) << text;
+  EXPECT_EQ(p.side, side) << text;
+  return p;
+}
+
 // A valid 4x4 grid and a question of it.
 const std::string kSolution4 = "1234341221434321";
 const std::string kQuestion4 = "1..4..1.2..3.3.1";
@@ -36,9 +44,7 @@ const std::string kQuestion4 = "1..4..1.2..3.3.1";
 // Sudoku parsing
 
 TEST(ParseSudoku, FourByFourWithDotsZerosSeparatorsAndNewlines) {
-  const PuzzleText a = parse_puzzle(kQuestion4);
-  EXPECT_EQ(a.kind, PuzzleKind::kSudoku);
-  EXPECT_EQ(a.side, 4);
+  const PuzzleText a = parse_as(kQuestion4, PuzzleKind::kSudoku, 4);
   EXPECT_EQ(a.tokens, sudoku_tokens(kQuestion4));
   EXPECT_EQ(a.tokens[0], 2);  // digit 1 -> token 2
   EXPECT_EQ(a.tokens[1], 1);  // blank -> token 1
@@ -60,9 +66,7 @@ TEST(ParseSudoku, SixBySixAndNineByNine) {
                           "5.1.3.\n"
                           "3.5.1.\n"
                           "6.2.4.\n";
-  const PuzzleText p6 = parse_puzzle(six);
-  EXPECT_EQ(p6.kind, PuzzleKind::kSudoku);
-  EXPECT_EQ(p6.side, 6);
+  const PuzzleText p6 = parse_as(six, PuzzleKind::kSudoku, 6);
   ASSERT_EQ(p6.tokens.size(), 36u);
   EXPECT_EQ(p6.tokens[4], 6);  // digit 5
   EXPECT_EQ(p6.tokens[5], 1);
@@ -102,9 +106,7 @@ TEST(ParseMaze, RowsOnSeparateLinesKeepLeadingAndTrailingSpaces) {
                            " # #\n"
                            " #G \n"
                            "    \n";
-  const PuzzleText p = parse_puzzle(text);
-  EXPECT_EQ(p.kind, PuzzleKind::kMaze);
-  EXPECT_EQ(p.side, 4);
+  const PuzzleText p = parse_as(text, PuzzleKind::kMaze, 4);
   using namespace trm::data;
   const std::vector<std::int32_t> expect = {kMazeOpen, kMazeOpen, kMazeStart, kMazeWall,  //
                                             kMazeOpen, kMazeWall, kMazeOpen,  kMazeWall,  //
@@ -115,9 +117,7 @@ TEST(ParseMaze, RowsOnSeparateLinesKeepLeadingAndTrailingSpaces) {
   EXPECT_EQ(parse_puzzle("  S# # # #G     ").tokens, expect);
   EXPECT_EQ(parse_puzzle("  S#\r\n # #\r\n #G \r\n    \r\n").tokens, expect);
   // A maze without any wall is still recognized by its S.
-  const PuzzleText open = parse_puzzle("S  G");
-  EXPECT_EQ(open.kind, PuzzleKind::kMaze);
-  EXPECT_EQ(open.side, 2);
+  parse_as("S  G", PuzzleKind::kMaze, 2);
 }
 
 TEST(ParseMaze, InvalidCharactersAndNonSquareSizesAreRejected) {

@@ -26,16 +26,10 @@
 namespace trm {
 namespace {
 
-using testing::fixture_path;
-using testing::max_rel_err;
-using testing::to_host;
-using testing::expect_state_after_three_steps;
+// The fixture helpers and the parity tolerances kTol, kLossTol, kStepTol (fixture_util.h).
+using namespace test_util;
 
-constexpr double kTol = 1e-4;
-constexpr double kLossTol = 1e-6;
-constexpr double kStepTol = 1e-4;
-
-class HrmParity : public ::testing::Test, public testing::FixtureCase {
+class HrmParity : public ::testing::Test, public test_util::FixtureCase {
  protected:
   void SetUp() override {
     open("hrm_att");
@@ -83,7 +77,7 @@ TEST_F(HrmParity, InferenceForwardMatchesTrainingForward) {
   model_->forward(batch(), zH_.data(), zL_.data(), true);
   const auto logits = to_host(*be_, model_->logits(), static_cast<std::int64_t>(B_) * mcfg_.seq_len * mcfg_.vocab_size);
   TrmModel inf(mcfg_, *be_);
-  testing::load_weights(*file_, inf);
+  test_util::load_weights(*file_, inf);
   inf.reserve(B_, false);
   inf.forward(batch(), h2.data(), l2.data(), false);
   EXPECT_EQ(max_rel_err(to_host(*be_, inf.logits(), static_cast<std::int64_t>(logits.size())), logits), 0.0);
@@ -161,7 +155,7 @@ TEST_F(HrmParity, OneStepGradientScope) {
     c.H_cycles = T;
     c.L_cycles = n;
     auto m = std::make_unique<TrmModel>(c, *be_);
-    testing::load_weights(*file_, *m);
+    test_util::load_weights(*file_, *m);
     m->reserve(B_, training);
     return m;
   };

@@ -10,6 +10,7 @@
 #include <new>
 #include <vector>
 
+#include "model_util.h"
 #include "trm/act.h"
 #include "trm/model.h"
 #include "trm/optim.h"
@@ -70,12 +71,7 @@ static void expect_steps_allocation_free(ModelConfig cfg) {
   EXPECT_TRUE(std::isfinite(loss.loss));
 }
 
-TEST(NoAlloc, MlpStepsDoNotAllocate) {
-  ModelConfig c = find_preset("tiny-sudoku-mlp").model;
-  c.seq_len = 16;
-  c.vocab_size = 6;
-  expect_steps_allocation_free(c);
-}
+TEST(NoAlloc, MlpStepsDoNotAllocate) { expect_steps_allocation_free(test_util::tiny_sudoku_mlp_4x4()); }
 
 TEST(NoAlloc, AttentionStepsDoNotAllocate) {
   ModelConfig c = find_preset("sudoku-att").model;

@@ -18,16 +18,10 @@
 namespace trm {
 namespace {
 
-using testing::fixture_path;
-using testing::max_rel_err;
-using testing::to_host;
-using testing::expect_state_after_three_steps;
+// The fixture helpers and the parity tolerances kTol, kLossTol, kStepTol (fixture_util.h).
+using namespace test_util;
 
-constexpr double kTol = 1e-4;
-constexpr double kLossTol = 1e-6;
-constexpr double kStepTol = 1e-4;
-
-class Parity : public ::testing::TestWithParam<const char*>, public testing::FixtureCase {
+class Parity : public ::testing::TestWithParam<const char*>, public test_util::FixtureCase {
  protected:
   void SetUp() override { open(GetParam()); }
   void expect_close(const std::string& what, const std::vector<float>& ours, const std::string& ref_name,
@@ -95,7 +89,7 @@ TEST_P(Parity, NoGradRoundsContributeNoGradient) {
   // State after T-1 no-grad rounds.
   pre.H_cycles = T - 1;
   TrmModel warm(pre, *be_);
-  testing::load_weights(*file_, warm);
+  test_util::load_weights(*file_, warm);
   warm.reserve(B_, false);
   const std::vector<std::int64_t> shape{B_, mcfg_.total_len(), mcfg_.hidden_size};
   auto zh = file_->floats("carry.z_H", shape), zl = file_->floats("carry.z_L", shape);
@@ -109,7 +103,7 @@ TEST_P(Parity, NoGradRoundsContributeNoGradient) {
   ModelConfig one = mcfg_;
   one.H_cycles = 1;
   TrmModel last(one, *be_);
-  testing::load_weights(*file_, last);
+  test_util::load_weights(*file_, last);
   last.reserve(B_, true);
   last.forward(batch(), h.data(), l.data(), true);
   last.loss(batch(), ocfg_.loss_divisor, true);

@@ -50,7 +50,9 @@ std::unique_ptr<Backend> make_backend(const std::string& name) {
     if (!e.info.available || !e.make)
       throw Error("backend \"" + name + "\" is not available: " + e.info.reason + " (available: " +
                   join(available_backends()) + ")");
-    return e.make();
+    std::unique_ptr<Backend> backend = e.make();
+    TRM_ASSERT(backend && backend->name() == name, "registry entry \"" + name + "\" built another backend");
+    return backend;
   }
   throw Error("unknown backend \"" + name + "\" (available: " + join(available_backends()) + ")");
 }

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "kernels/fast_math.h"
@@ -368,10 +369,9 @@ TEST(KernelsFd, RopeApply) {
 }
 
 // The double instantiation end to end: rope_tables<double> + rope_apply, then inverse, gives
-// back the input to 1e-12. KNOWN FAILURE (reported, not fixed here): rope_tables<T> computes
-// inv_freq, the angle and cos/sin in float for T = double too, so c^2 + s^2 = 1 only to ~8e-8
-// and the round trip is off by ~1.7e-7 (and the tables differ from the float64 formula, and
-// from reference/trm_reference.py's float64 tables, by up to 3.6e-5 at L = 916).
+// back the input to 1e-12. This guards the fix in rope_tables<T>: it once computed inv_freq, the
+// angle and cos/sin in float for T = double too, so c^2 + s^2 = 1 held only to ~8e-8 and the
+// round trip was off by ~1.7e-7; it now computes them in double and rounds once per T.
 TEST(KernelsFd, RopeDoubleTablesExactInverse) {
   std::mt19937 rng(15);
   Vec c(kL * kHd), s(kL * kHd);
@@ -423,24 +423,40 @@ AttnOut attn_naive(const Vec& qkv, int B, int L, int H, int hd) {
   return r;
 }
 
-// Forward (out and lse) vs the naive formula; backward (dQ, dK, dV in one dqkv) by FD over every
-// element of qkv.
-TEST(KernelsFd, Attention) {
-  std::mt19937 rng(7);
-  const int D = kHeads * kHd, n = kB * kL * 3 * D;
-  Vec qkv = randn(n, rng), G = randn(kB * kL * D, rng);
-  const AttnOut k = attn_kernel(qkv, kB, kL, kHeads, kHd);
-  const AttnOut ref = attn_naive(qkv, kB, kL, kHeads, kHd);
+// A random attention problem: qkv [B, L, 3*H*hd], the output's upstream gradient G, and the
+// backward's dqkv.
+struct AttnCase {
+  int B, L, H, hd;
+  Vec qkv, G, dqkv;
+  // The scalar whose gradient w.r.t. qkv the backward computes: <G, attention(qkv)>.
+  double objective() const { return dot(G, attn_kernel(qkv, B, L, H, hd).out); }
+};
+
+// Draws a case from rng (qkv, then G) and checks it: forward (out and lse) vs the naive formula;
+// backward (dQ, dK, dV in one dqkv) writes every element and matches FD. Run it under
+// ASSERT_NO_FATAL_FAILURE: an unwritten element stops the test.
+void check_attention(AttnCase& c, std::mt19937& rng) {
+  const int D = c.H * c.hd, n = c.B * c.L * 3 * D;
+  c.qkv = randn(n, rng);
+  c.G = randn(c.B * c.L * D, rng);
+  const AttnOut k = attn_kernel(c.qkv, c.B, c.L, c.H, c.hd);
+  const AttnOut ref = attn_naive(c.qkv, c.B, c.L, c.H, c.hd);
   EXPECT_LT(max_abs_diff(k.out, ref.out), kFwdTol);
   EXPECT_LT(max_abs_diff(k.lse, ref.lse), kFwdTol);
 
-  Vec scratch(static_cast<std::size_t>(attention_scratch_size(kL)) * omp_get_max_threads());
-  Vec dqkv(n, std::numeric_limits<double>::quiet_NaN());  // must be fully overwritten
-  attention_bwd<double>(qkv.data(), k.out.data(), k.lse.data(), G.data(), dqkv.data(), kB, kL,
-                        kHeads, kHd, scratch.data());
-  for (int i = 0; i < n; ++i) ASSERT_TRUE(std::isfinite(dqkv[i])) << "dqkv[" << i << "] not written";
-  auto f = [&] { return dot(G, attn_kernel(qkv, kB, kL, kHeads, kHd).out); };
-  EXPECT_FD_OK(fd_check(qkv, dqkv, f, rng));
+  Vec scratch(static_cast<std::size_t>(attention_scratch_size(c.L)) * omp_get_max_threads());
+  c.dqkv.assign(n, std::numeric_limits<double>::quiet_NaN());  // must be fully overwritten
+  attention_bwd<double>(c.qkv.data(), k.out.data(), k.lse.data(), c.G.data(), c.dqkv.data(), c.B, c.L, c.H, c.hd,
+                        scratch.data());
+  for (int i = 0; i < n; ++i) ASSERT_TRUE(std::isfinite(c.dqkv[i])) << "dqkv[" << i << "] not written";
+  EXPECT_FD_OK(fd_check(c.qkv, c.dqkv, [&] { return c.objective(); }, rng));
+}
+
+// Forward and backward (check_attention) at the shared small sizes, FD over every element of qkv.
+TEST(KernelsFd, Attention) {
+  std::mt19937 rng(7);
+  AttnCase c{kB, kL, kHeads, kHd, {}, {}, {}};
+  ASSERT_NO_FATAL_FAILURE(check_attention(c, rng));
 }
 
 // Non-causal (docs/REFERENCE.md §2.4: no mask): the LAST position's key reaches the FIRST position's output,
@@ -465,18 +481,11 @@ TEST(KernelsFd, AttentionIsNonCausal) {
 // differences.
 TEST(KernelsFd, AttentionSeveralQueryTiles) {
   std::mt19937 rng(9);
-  const int B = 1, L = 2 * kAttnQueryBlock + 22, H = 2, hd = 4, D = H * hd, n = B * L * 3 * D;
-  Vec qkv = randn(n, rng), G = randn(B * L * D, rng);
-  const AttnOut k = attn_kernel(qkv, B, L, H, hd);
-  const AttnOut ref = attn_naive(qkv, B, L, H, hd);
-  EXPECT_LT(max_abs_diff(k.out, ref.out), kFwdTol);
-  EXPECT_LT(max_abs_diff(k.lse, ref.lse), kFwdTol);
-  Vec scratch(static_cast<std::size_t>(attention_scratch_size(L)) * omp_get_max_threads());
-  Vec dqkv(n, std::numeric_limits<double>::quiet_NaN());
-  attention_bwd<double>(qkv.data(), k.out.data(), k.lse.data(), G.data(), dqkv.data(), B, L, H, hd, scratch.data());
-  for (int i = 0; i < n; ++i) ASSERT_TRUE(std::isfinite(dqkv[i])) << "dqkv[" << i << "] not written";
-  auto f = [&] { return dot(G, attn_kernel(qkv, B, L, H, hd).out); };
-  EXPECT_FD_OK(fd_check(qkv, dqkv, f, rng));
+  const int L = 2 * kAttnQueryBlock + 22, H = 2, hd = 4, D = H * hd;
+  AttnCase c{1, L, H, hd, {}, {}, {}};
+  ASSERT_NO_FATAL_FAILURE(check_attention(c, rng));
+  Vec &qkv = c.qkv, &dqkv = c.dqkv;
+  auto f = [&] { return c.objective(); };
   // Elements of K and V of the last (partial) tile's positions specifically.
   for (int pos : {L - 1, kAttnQueryBlock, 0}) {
     for (int part = 1; part < 3; ++part) {
@@ -757,22 +766,20 @@ TEST(KernelsFd, AdamAtan2) {
   Vec rth = th0, rm(n, 0.0), rv(n, 0.0);
   for (int i = 0; i < n; ++i) rth[i] = th[i];  // start from the same (float-rounded) values
 
-  adam_atan2_update(th.data(), gf1.data(), m.data(), v.data(), n, lr, wd, b1, b2, 1.0f);
-  for (int i = 0; i < n; ++i) {
-    adam_ref(rth[i], gf1[i], rm[i], rv[i], lr, wd, b1, b2, 1);
-    expect_rel(th[i], rth[i], "theta step1", i);
-    expect_rel(m[i], rm[i], "m step1", i);
-    expect_rel(v[i], rv[i], "v step1", i);
-  }
+  // Step t of the kernel and of the scalar formula, each from its own state: theta, m and v agree.
+  auto step = [&](const std::vector<float>& g, int t) {
+    adam_atan2_update(th.data(), g.data(), m.data(), v.data(), n, lr, wd, b1, b2, static_cast<float>(t));
+    const std::string tag = " step" + std::to_string(t);
+    for (int i = 0; i < n; ++i) {
+      adam_ref(rth[i], g[i], rm[i], rv[i], lr, wd, b1, b2, t);
+      expect_rel(th[i], rth[i], ("theta" + tag).c_str(), i);
+      expect_rel(m[i], rm[i], ("m" + tag).c_str(), i);
+      expect_rel(v[i], rv[i], ("v" + tag).c_str(), i);
+    }
+  };
+  step(gf1, 1);
   EXPECT_FLOAT_EQ(th[3], static_cast<float>(th0[3]) * (1.0f - lr * wd));  // pure decay
-
-  adam_atan2_update(th.data(), gf2.data(), m.data(), v.data(), n, lr, wd, b1, b2, 2.0f);
-  for (int i = 0; i < n; ++i) {
-    adam_ref(rth[i], gf2[i], rm[i], rv[i], lr, wd, b1, b2, 2);
-    expect_rel(th[i], rth[i], "theta step2", i);
-    expect_rel(m[i], rm[i], "m step2", i);
-    expect_rel(v[i], rv[i], "v step2", i);
-  }
+  step(gf2, 2);
 }
 
 // g = m = v = 0 (a parameter that never had a gradient): only the decay, no NaN, m and v stay 0.
