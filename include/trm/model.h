@@ -1,6 +1,6 @@
 // The TRM network: parameters, one supervision step (forward), its loss and its backward.
 //
-// One supervision step from the carry (z_H, z_L):
+// One supervision step from the carry (z_H, z_L) (docs/REFERENCE.md §2.6):
 //   x = embed(inputs, puzzle ids)
 //   T-1 rounds without gradient:   n times z_L = net(z_L + z_H + x); then z_H = net(z_H + z_L)
 //   1 differentiated round:        the same, with every net call's activations kept
@@ -11,6 +11,14 @@
 //   H_cycles x L_cycles steps; step (h, l): z_L = L_net(z_L + z_H + x); after each h: z_H = H_net(z_H + z_L)
 //   where L_net and H_net are separate stacks of blocks; all calls but the LAST L call and the
 //   LAST H call run without gradient (the one-step gradient). Heads as above.
+//
+// Layout (src/model/): this class does everything around the recursion: trm_model.cpp holds
+// construction, reserve, the input embedding, the heads, the loss, train_step and the dispatch;
+// params.cpp the parameter table, init.cpp the initialization. The recursion itself is an
+// internal detail::Recurrence (recurrence.h), one file per architecture (trm_recurrence.cpp,
+// hrm_recurrence.cpp), written over the shared block and stack helpers and the activation slots
+// of detail::Network (network.h, network.cpp). A new recursive architecture is one new
+// *_recurrence.cpp plus its case in make_recurrence() (trm_model.cpp) and its Arch value.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -21,6 +29,12 @@
 #include "trm/config.h"
 
 namespace trm {
+
+namespace detail {  // src/model/network.h, src/model/recurrence.h
+struct LayerWeights;
+class Network;
+class Recurrence;
+}  // namespace detail
 
 struct ParamInfo {
   std::string name;                 // reference checkpoint name, e.g. "lm_head.weight"
@@ -88,14 +102,13 @@ class TrmModel {
   float* H_init() { return h_init_.data(); }
   float* L_init() { return l_init_.data(); }
 
-  // Initialization of §2.8: LeCun truncated normal for linears and the token table, q_head zero
+  // Initialization of docs/REFERENCE.md §2.8: LeCun truncated normal for linears and the token table, q_head zero
   // weight and -5 bias, zero puzzle table, H_init/L_init truncated normal with std 1.
   void init(std::uint64_t seed);
 
   // ---- running ----
   // Allocates every buffer a step at batch size <= max_batch needs; nothing is allocated later.
   void reserve(int max_batch, bool training);
-  int reserved_batch() const { return max_batch_; }
   // Sets every position of every slot of the carry to H_init / L_init.
   void reset_carry(float* zH, float* zL, int batch);
   // One supervision step; zH, zL are [B, L, D] backend buffers, updated in place. With
@@ -130,33 +143,15 @@ class TrmModel {
   const std::vector<std::int32_t>& puzzle_row_ids() const { return batch_ids_; }
 
  private:
-  struct LayerWeights;
-  struct Slot;
-  struct Workspace;
-
   void build_param_table();
   std::string block_prefix(int block) const;  // "L_level.layers.i." or (HRM) "H_level.layers.j."
-  // ---- HRM (the tail of trm_model.cpp) ----
-  int hrm_scratch_slot(bool training) const;  // first slot the no-grad calls may use
-  // Runs one level (0 = L, 1 = H) on in = a + b (+ c); returns the output pointer (inside slots).
-  const float* level_forward(int level, const float* a, const float* b, const float* c, Slot* slots);
-  float* level_backward(int level, Slot* slots, float* dout, float* scratch);
-  void hrm_recurrence(const float* x, float* zH, float* zL, bool with_grad);
-  // From d z_H (final) to d x, accumulated into the workspace's d_x.
-  void hrm_recurrence_backward(float* dzh);
-  const float* hrm_final_zh() const;
-  LayerWeights layer_weights(float* base, int layer) const;
-  void block_forward(int layer, const float* in, Slot& s);
-  // dout is clobbered; the input gradient is written to din.
-  void block_backward(int layer, const float* in, Slot& s, float* dout, float* din);
-  // Runs the L_layers blocks on in = a + b (+ c); returns the output pointer (inside the slots).
-  const float* net_forward(const float* a, const float* b, const float* c, Slot* slots);
-  // Backward through one recorded net call; returns the pointer holding d(input).
-  float* net_backward(Slot* slots, float* dout, float* scratch);
+  // Pointers to block `block`'s tensors inside the flat buffer at base (params() or grads()).
+  detail::LayerWeights layer_weights(float* base, int block) const;
+  // q = q_head(zH[:, 0]) + bias for the last forward's batch, into q_out [B, 2].
+  void q_head(const float* zH, float* q_out);
 
   ModelConfig cfg_;
   Backend& be_;
-  std::vector<LayerWeights> layer_params_, layer_grads_;  // resolved once: no lookups per step
   std::int64_t off_tok_ = 0, off_pos_ = -1, off_lm_ = 0, off_qw_ = 0, off_qb_ = 0;
   std::vector<double> loss_ce_, loss_w_, loss_target_;     // loss() scratch, sized by reserve()
   std::vector<float> loss_q_, loss_dq_;
@@ -168,9 +163,13 @@ class TrmModel {
   float* puz_ = nullptr;  // the puzzle table in use: puzzle_table_ or a shared one
   std::int64_t puz_size_ = 0;
 
-  int max_batch_ = 0;
-  bool training_ws_ = false;
-  std::unique_ptr<Workspace> ws_;
+  // The blocks, their activation slots and backward scratch, and the architecture's recursion
+  // over them (built by the constructor; their buffers by reserve()).
+  std::unique_ptr<detail::Network> net_;
+  std::unique_ptr<detail::Recurrence> rec_;
+  int max_batch_ = 0;  // 0: not reserved
+  DeviceBuffer x_, puz_rows_;         // the input embedding [B, L, D] and the gathered puzzle rows
+  DeviceBuffer next_state_, q_next_;  // next_q(): its private carry copy [2, B, L, D] and q [B, 2]
   DeviceBuffer logits_, q_, dlogits_, dq_, dpuz_rows_;
   // The batch recorded by the last forward (host copies) for loss/backward.
   int cur_batch_ = 0;
