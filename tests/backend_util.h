@@ -3,7 +3,7 @@
 #pragma once
 #include <memory>
 
-#include "trm/backend.h"
+#include "trm/backend/backend.h"
 
 namespace trm::test_util {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "trm/config.h"
+#include "trm/model/config.h"
 
 namespace trm::test_util {
 

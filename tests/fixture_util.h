@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "model_util.h"
-#include "trm/backend.h"
-#include "trm/model.h"
-#include "trm/optim.h"
+#include "trm/backend/backend.h"
+#include "trm/model/model.h"
+#include "trm/train/optim.h"
 #include "trm/io/safetensors.h"
 
 namespace trm::test_util {

@@ -7,7 +7,7 @@
 #include "backend_util.h"
 #include "temp_dir.h"
 #include "trm/data/sudoku.h"
-#include "trm/train.h"
+#include "trm/train/trainer.h"
 
 namespace trm::test_util {
 

@@ -4,9 +4,9 @@
 #include <cstdint>
 #include <vector>
 
-#include "trm/backend.h"
-#include "trm/config.h"
-#include "trm/presets.h"
+#include "trm/backend/backend.h"
+#include "trm/model/config.h"
+#include "trm/model/presets.h"
 
 namespace trm::test_util {
 

@@ -18,7 +18,7 @@
 
 #include "kernels/kernels.h"
 #include "model/host_math.h"
-#include "trm/backend.h"
+#include "trm/backend/backend.h"
 
 namespace trm {
 namespace {

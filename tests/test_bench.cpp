@@ -2,8 +2,8 @@
 #include <gtest/gtest.h>
 
 #include "backend_util.h"
-#include "trm/bench.h"
-#include "trm/presets.h"
+#include "trm/bench/bench.h"
+#include "trm/model/presets.h"
 
 namespace trm {
 

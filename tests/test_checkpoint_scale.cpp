@@ -9,7 +9,7 @@
 
 #include "model_util.h"
 #include "temp_dir.h"
-#include "trm/checkpoint.h"
+#include "trm/train/checkpoint.h"
 
 namespace trm {
 namespace {

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "cli/puzzle_text.h"
-#include "trm/config.h"
+#include "trm/model/config.h"
 #include "trm/data/maze.h"
 #include "trm/data/sudoku.h"
 

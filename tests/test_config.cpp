@@ -5,9 +5,9 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
-#include "trm/backend.h"
-#include "trm/model.h"
-#include "trm/presets.h"
+#include "trm/backend/backend.h"
+#include "trm/model/model.h"
+#include "trm/model/presets.h"
 
 namespace trm {
 namespace {

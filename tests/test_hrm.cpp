@@ -13,13 +13,13 @@
 
 #include "backend_util.h"
 #include "fixture_util.h"
-#include "trm/act.h"
-#include "trm/checkpoint.h"
+#include "trm/train/act.h"
+#include "trm/train/checkpoint.h"
 #include "trm/data/rng.h"
-#include "trm/optim.h"
+#include "trm/train/optim.h"
 #include "trm/data/sudoku.h"
-#include "trm/presets.h"
-#include "trm/train.h"
+#include "trm/model/presets.h"
+#include "trm/train/trainer.h"
 #include "learning_util.h"
 #include "temp_dir.h"
 

@@ -143,6 +143,76 @@ TEST(KernelsFd, Linear) {
     EXPECT_NEAR(dx_acc[i], dx_garbage[i] + dx[i], kFwdTol) << "i=" << i;
 }
 
+// ---- layouts the CPU backend calls directly: strided, batched and left linear layers, bias ----
+// The maps are linear, so each backward is checked against central differences of <g, forward>.
+
+TEST(KernelsFd, LayoutStridedLinear) {
+  std::mt19937 rng(1);
+  const int rows = 3, in = 4, out = 5, ldx = 7, ldy = 6;
+  Vec x = randn(static_cast<std::size_t>(rows * ldx), rng), W = randn(static_cast<std::size_t>(out * in), rng);
+  const Vec g = randn(static_cast<std::size_t>(rows * ldy), rng);
+  auto f = [&] {
+    Vec y(g.size(), 0.0);
+    linear_fwd(x.data(), ldx, W.data(), y.data(), ldy, rows, in, out);
+    return dot(g, y);  // the padding columns of y stay 0
+  };
+  Vec dx(x.size(), 0.0), dW(W.size(), 0.0);
+  linear_bwd(x.data(), ldx, W.data(), g.data(), ldy, dx.data(), ldx, dW.data(), rows, in, out, false);
+  // Padding columns of x do not feed the output, so their gradient must be 0 (as dx's init).
+  EXPECT_FD_OK(fd_check(x, dx, f, rng));
+  EXPECT_FD_OK(fd_check(W, dW, f, rng));
+}
+
+TEST(KernelsFd, LayoutBatchedLinearWithPrefixRows) {
+  std::mt19937 rng(2);
+  const int batch = 2, L = 5, P = 2, S = L - P, D = 3, V = 4;
+  const std::int64_t xs = static_cast<std::int64_t>(L) * D, ys = static_cast<std::int64_t>(S) * V;
+  Vec z = randn(static_cast<std::size_t>(batch * xs), rng), W = randn(static_cast<std::size_t>(V * D), rng);
+  const Vec g = randn(static_cast<std::size_t>(batch * ys), rng);
+  auto f = [&] {
+    Vec y(g.size());
+    linear_fwd_batched(z.data() + P * D, D, xs, W.data(), y.data(), V, ys, batch, S, D, V);
+    return dot(g, y);
+  };
+  Vec dz(z.size(), 0.0), dW(W.size(), 0.0);
+  linear_bwd_batched(z.data() + P * D, D, xs, W.data(), g.data(), V, ys, dz.data() + P * D, D, xs, dW.data(), batch, S,
+                     D, V, false);
+  EXPECT_FD_OK(fd_check(z, dz, f, rng));
+  EXPECT_FD_OK(fd_check(W, dW, f, rng));
+}
+
+TEST(KernelsFd, LayoutLeftLinear) {
+  std::mt19937 rng(3);
+  const int batch = 2, M = 4, K = 3, N = 5;
+  Vec W = randn(static_cast<std::size_t>(M * K), rng), x = randn(static_cast<std::size_t>(batch * K * N), rng);
+  const Vec g = randn(static_cast<std::size_t>(batch * M * N), rng);
+  auto f = [&] {
+    Vec y(g.size());
+    left_linear_fwd(W.data(), x.data(), y.data(), batch, M, K, N);
+    return dot(g, y);
+  };
+  Vec dx(x.size(), 0.0), dW(W.size(), 0.0);
+  left_linear_bwd(W.data(), x.data(), g.data(), dx.data(), dW.data(), batch, M, K, N);
+  EXPECT_FD_OK(fd_check(x, dx, f, rng));
+  EXPECT_FD_OK(fd_check(W, dW, f, rng));
+}
+
+TEST(KernelsFd, LayoutBias) {
+  std::mt19937 rng(4);
+  const int rows = 4, cols = 3;
+  const Vec y0 = randn(static_cast<std::size_t>(rows * cols), rng), g = randn(y0.size(), rng);
+  Vec bias = randn(static_cast<std::size_t>(cols), rng);
+  auto f = [&] {
+    Vec y = y0;
+    bias_add(y.data(), bias.data(), rows, cols);
+    return dot(g, y);
+  };
+  Vec db(bias.size(), 0.0);
+  bias_grad(g.data(), db.data(), rows, cols);
+  EXPECT_FD_OK(fd_check(bias, db, f, rng));
+}
+
+
 // ---- RMSNorm over the feature axis -------------------------------------------------------------
 
 // y = v / sqrt(mean(v^2) + eps), v = a + b, over each row; no gain. Forward vs the formula,

@@ -5,28 +5,18 @@
 #include <cmath>
 #include <random>
 
-#include "trm/backend.h"
-#include "trm/model.h"
-#include "trm/optim.h"
-#include "trm/presets.h"
+#include "trm/backend/backend.h"
+#include "trm/model/model.h"
+#include "trm/train/optim.h"
+#include "trm/model/presets.h"
 
 namespace trm {
 namespace {
 
 ModelConfig tiny(bool mlp_t) {
-  ModelConfig c;
-  c.vocab_size = 6;
-  c.seq_len = 16;
-  c.hidden_size = 32;
-  c.num_heads = 4;
-  c.puzzle_emb_ndim = 32;
-  c.puzzle_emb_len = 2;
-  c.num_puzzle_identifiers = 3;
-  c.H_cycles = 2;
-  c.L_cycles = 2;
-  c.mlp_t = mlp_t;
-  c.pos_encodings = mlp_t ? PosEncoding::kNone : PosEncoding::kRope;
-  return c;
+  return {.vocab_size = 6, .seq_len = 16, .num_puzzle_identifiers = 3, .puzzle_emb_ndim = 32, .puzzle_emb_len = 2,
+          .H_cycles = 2, .L_cycles = 2, .hidden_size = 32, .num_heads = 4,
+          .pos_encodings = mlp_t ? PosEncoding::kNone : PosEncoding::kRope, .mlp_t = mlp_t};
 }
 
 std::vector<float> host(Backend& be, const float* p, std::int64_t n) {

@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "model_util.h"
-#include "trm/act.h"
-#include "trm/model.h"
-#include "trm/optim.h"
-#include "trm/presets.h"
+#include "trm/train/act.h"
+#include "trm/model/model.h"
+#include "trm/train/optim.h"
+#include "trm/model/presets.h"
 
 namespace {
 std::atomic<bool> g_counting{false};

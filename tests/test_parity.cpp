@@ -13,7 +13,7 @@
 #include <cstdio>
 
 #include "fixture_util.h"
-#include "trm/optim.h"
+#include "trm/train/optim.h"
 
 namespace trm {
 namespace {

@@ -5,8 +5,8 @@
 
 #include "expect_error.h"
 #include "temp_dir.h"
-#include "trm/config.h"
-#include "trm/report.h"
+#include "trm/model/config.h"
+#include "trm/eval/report.h"
 
 namespace trm {
 

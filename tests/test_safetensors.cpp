@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "trm/config.h"
+#include "trm/model/config.h"
 #include "trm/io/safetensors.h"
 
 namespace trm {

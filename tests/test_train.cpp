@@ -18,20 +18,20 @@
 #include <vector>
 
 #include "backend_util.h"
-#include "trm/act.h"
-#include "trm/backend.h"
-#include "trm/checkpoint.h"
+#include "trm/train/act.h"
+#include "trm/backend/backend.h"
+#include "trm/train/checkpoint.h"
 #include "trm/data/dataset.h"
 #include "trm/data/rng.h"
 #include "trm/data/sudoku.h"
-#include "trm/eval.h"
-#include "trm/model.h"
+#include "trm/eval/evaluate.h"
+#include "trm/model/model.h"
 #include "learning_util.h"
 #include "expect_error.h"
 #include "temp_dir.h"
-#include "trm/optim.h"
+#include "trm/train/optim.h"
 #include "trm/io/safetensors.h"
-#include "trm/train.h"
+#include "trm/train/trainer.h"
 
 namespace trm {
 namespace {
@@ -46,19 +46,8 @@ using trm::test_util::expect_error;
 
 // 4x4 Sudoku sizes: vocab 6, 16 cells.
 ModelConfig tiny_model() {
-  ModelConfig c;
-  c.vocab_size = 6;
-  c.seq_len = 16;
-  c.num_puzzle_identifiers = 1;
-  c.hidden_size = 32;
-  c.num_heads = 2;
-  c.puzzle_emb_ndim = 32;
-  c.puzzle_emb_len = 2;
-  c.H_cycles = 2;
-  c.L_cycles = 2;
-  c.mlp_t = false;
-  c.pos_encodings = PosEncoding::kRope;
-  return c;
+  return {.vocab_size = 6, .seq_len = 16, .num_puzzle_identifiers = 1, .puzzle_emb_ndim = 32, .puzzle_emb_len = 2,
+          .H_cycles = 2, .L_cycles = 2, .hidden_size = 32, .num_heads = 2};
 }
 
 std::vector<float> host(Backend& be, const float* p, std::int64_t n) {

@@ -6,7 +6,7 @@
 
 #include "kernels/kernels.h"
 #include "tensor/aligned.h"
-#include "trm/backend.h"
+#include "trm/backend/backend.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <xmmintrin.h>

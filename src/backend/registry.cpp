@@ -3,7 +3,7 @@
 // docs/ARCHITECTURE.md "Adding a backend").
 #include <algorithm>
 
-#include "trm/backend.h"
+#include "trm/backend/backend.h"
 #include "trm/error.h"
 
 namespace trm {

@@ -8,12 +8,12 @@
 #include <chrono>
 #include <vector>
 
-#include "trm/act.h"
-#include "trm/backend.h"
-#include "trm/bench.h"
+#include "trm/train/act.h"
+#include "trm/backend/backend.h"
+#include "trm/bench/bench.h"
 #include "trm/data/rng.h"
-#include "trm/model.h"
-#include "trm/optim.h"
+#include "trm/model/model.h"
+#include "trm/train/optim.h"
 
 namespace trm {
 

@@ -1,5 +1,5 @@
-// Analytic FLOP count of the TRM forward/backward (see include/trm/bench.h).
-#include "trm/bench.h"
+// Analytic FLOP count of the TRM forward/backward (see include/trm/bench/bench.h).
+#include "trm/bench/bench.h"
 
 namespace trm {
 

@@ -7,9 +7,9 @@
 
 #include "cli/commands.h"
 #include "io/atomic_file.h"
-#include "trm/arc_eval.h"
-#include "trm/arc_solve.h"
-#include "trm/checkpoint.h"
+#include "trm/arc/eval.h"
+#include "trm/arc/solve.h"
+#include "trm/train/checkpoint.h"
 #include "trm/data/arc.h"
 #include "trm/data/dataset.h"
 

@@ -2,7 +2,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
-#include "trm/bench.h"
+#include "trm/bench/bench.h"
 
 namespace trm::cli {
 

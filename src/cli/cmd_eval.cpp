@@ -5,9 +5,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "trm/checkpoint.h"
+#include "trm/train/checkpoint.h"
 #include "trm/data/dataset.h"
-#include "trm/eval.h"
+#include "trm/eval/evaluate.h"
 
 namespace trm::cli {
 

@@ -8,9 +8,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "trm/checkpoint.h"
-#include "trm/model.h"
-#include "trm/presets.h"
+#include "trm/train/checkpoint.h"
+#include "trm/model/model.h"
+#include "trm/model/presets.h"
 
 namespace trm::cli {
 

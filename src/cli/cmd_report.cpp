@@ -9,11 +9,11 @@
 #include <chrono>
 #include <filesystem>
 
-#include "trm/arc_eval.h"
-#include "trm/checkpoint.h"
+#include "trm/arc/eval.h"
+#include "trm/train/checkpoint.h"
 #include "trm/data/dataset.h"
-#include "trm/eval.h"
-#include "trm/report.h"
+#include "trm/eval/evaluate.h"
+#include "trm/eval/report.h"
 
 namespace trm::cli {
 

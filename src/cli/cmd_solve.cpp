@@ -11,9 +11,9 @@
 
 #include "cli/commands.h"
 #include "cli/puzzle_text.h"
-#include "trm/act.h"
-#include "trm/checkpoint.h"
-#include "trm/eval.h"
+#include "trm/train/act.h"
+#include "trm/train/checkpoint.h"
+#include "trm/eval/evaluate.h"
 
 namespace trm::cli {
 

@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "trm/train.h"
+#include "trm/train/trainer.h"
 
 namespace trm::cli {
 

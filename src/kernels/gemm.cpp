@@ -1,24 +1,24 @@
 #include <cblas.h>
 
+#include <type_traits>
+
 #include "kernels/kernels.h"
 
 namespace trm::kernels {
 
-template <>
-void gemm<float>(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
-                 const float* B, int ldb, float beta, float* C, int ldc) {
+template <class T>
+void gemm(bool ta, bool tb, int M, int N, int K, T alpha, const T* A, int lda, const T* B, int ldb, T beta, T* C,
+          int ldc) {
   if (M == 0 || N == 0) return;
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N,
-              K, alpha, A, lda, B, ldb, beta, C, ldc);
+  const CBLAS_TRANSPOSE opa = ta ? CblasTrans : CblasNoTrans, opb = tb ? CblasTrans : CblasNoTrans;
+  if constexpr (std::is_same_v<T, float>)
+    cblas_sgemm(CblasRowMajor, opa, opb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  else
+    cblas_dgemm(CblasRowMajor, opa, opb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
-
-template <>
-void gemm<double>(bool ta, bool tb, int M, int N, int K, double alpha, const double* A, int lda,
-                  const double* B, int ldb, double beta, double* C, int ldc) {
-  if (M == 0 || N == 0) return;
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N,
-              K, alpha, A, lda, B, ldb, beta, C, ldc);
-}
+template void gemm<float>(bool, bool, int, int, int, float, const float*, int, const float*, int, float, float*, int);
+template void gemm<double>(bool, bool, int, int, int, double, const double*, int, const double*, int, double, double*,
+                           int);
 
 template <class T>
 void linear_fwd(const T* x, int ldx, const T* W, T* y, int ldy, int rows, int in, int out) {

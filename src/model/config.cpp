@@ -1,4 +1,4 @@
-#include "trm/config.h"
+#include "trm/model/config.h"
 
 #include <cmath>
 #include <nlohmann/json.hpp>

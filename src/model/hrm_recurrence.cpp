@@ -7,7 +7,7 @@
 #include <cmath>
 
 #include "model/recurrence.h"
-#include "trm/model.h"
+#include "trm/model/model.h"
 
 namespace trm {
 

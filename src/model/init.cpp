@@ -5,7 +5,7 @@
 #include <random>
 #include <vector>
 
-#include "trm/model.h"
+#include "trm/model/model.h"
 
 namespace trm {
 namespace {

@@ -11,8 +11,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "trm/backend.h"
-#include "trm/config.h"
+#include "trm/backend/backend.h"
+#include "trm/model/config.h"
 
 namespace trm::detail {
 

@@ -2,7 +2,7 @@
 // buffer so that the optimizer, the EMA and gradient all-reduce each see a single array.
 #include <cmath>
 
-#include "trm/model.h"
+#include "trm/model/model.h"
 
 namespace trm {
 

@@ -1,4 +1,4 @@
-#include "trm/presets.h"
+#include "trm/model/presets.h"
 
 #include <nlohmann/json.hpp>
 

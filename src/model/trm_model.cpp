@@ -7,7 +7,7 @@
 #include "model/host_math.h"
 #include "model/network.h"
 #include "model/recurrence.h"
-#include "trm/model.h"
+#include "trm/model/model.h"
 
 namespace trm {
 

@@ -1,4 +1,4 @@
-#include "trm/checkpoint.h"
+#include "trm/train/checkpoint.h"
 
 #include <vector>
 

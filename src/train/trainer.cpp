@@ -9,8 +9,8 @@
 #include <fstream>
 
 #include "io/atomic_file.h"
-#include "trm/checkpoint.h"
-#include "trm/train.h"
+#include "trm/train/checkpoint.h"
+#include "trm/train/trainer.h"
 
 namespace trm {
 

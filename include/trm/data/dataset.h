@@ -61,6 +61,14 @@ struct Dataset {
   const std::uint8_t* label_row(std::int64_t i) const { return labels.data() + i * meta.seq_len; }
 };
 
+// What every generator of a synthetic dataset is asked for besides its puzzle options: the sizes
+// of the two splits and the seed of everything it draws.
+struct GeneratedSplits {
+  std::int64_t num_train = 1000;
+  std::int64_t num_test = 1000;
+  std::uint64_t seed = 0;
+};
+
 // What the builders and generators return after writing both splits.
 struct BuiltDataset {
   Dataset train, test;

@@ -78,12 +78,9 @@ struct MazeGenOptions {
 void generate_maze(const MazeGenOptions& opt, Rng& rng, std::uint8_t* question, std::uint8_t* answer);
 MazeSet generate_mazes(std::int64_t count, const MazeGenOptions& opt, Rng& rng);
 
-struct MazeGenerateOptions {
+struct MazeGenerateOptions : GeneratedSplits {
   MazeGenOptions maze;
-  std::int64_t num_train = 1000;
-  std::int64_t num_test = 1000;
-  bool aug = false;
-  std::uint64_t seed = 0;
+  bool aug = false;  // also write the 8 dihedral versions of every training maze
 };
 
 BuiltDataset generate_maze_dataset(const std::string& out_dir, const MazeGenerateOptions& opt);

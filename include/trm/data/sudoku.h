@@ -106,12 +106,9 @@ void generate_sudoku(const SudokuGenOptions& opt, Rng& rng, std::uint8_t* questi
 // `count` pairwise distinct puzzles.
 SudokuSet generate_sudokus(std::int64_t count, const SudokuGenOptions& opt, Rng& rng);
 
-struct SudokuGenerateOptions {
+struct SudokuGenerateOptions : GeneratedSplits {
   SudokuGenOptions puzzle;
-  std::int64_t num_train = 1000;
-  std::int64_t num_test = 1000;
-  int num_aug = 0;
-  std::uint64_t seed = 0;
+  int num_aug = 0;  // shuffled versions per training puzzle
 };
 
 // Generates distinct train and test puzzles and writes them through the same layout writer as

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "trm/arc_eval.h"
+#include "trm/arc/eval.h"
 #include "trm/data/arc.h"
-#include "trm/model.h"
+#include "trm/model/model.h"
 
 namespace trm {
 

@@ -46,12 +46,12 @@ struct ModelConfig {
   int head_dim() const { return hidden_size / num_heads; }
   int mlp_inter() const;            // channel SwiGLU inner size (1536 for D = 512)
   int mlp_t_inter() const;          // sequence SwiGLU inner size (512 for L = 97)
-  std::int64_t parameter_count() const;
+  std::int64_t parameter_count() const;  // trainable parameters (excludes the puzzle table)
   // Blocks with their own weights: L_layers for TRM, L_layers + H_layers for HRM (L first).
   int num_blocks() const { return arch == Arch::kHrm ? L_layers + H_layers : L_layers; }
   // HRM's Q-learning halting: halt when q_halt > q_continue, and train q_continue against a
   // bootstrapped target. TRM (no_ACT_continue=True) halts when q_halt > 0.
-  bool act_continue() const { return arch == Arch::kHrm; }  // trainable parameters (excludes the puzzle table)
+  bool act_continue() const { return arch == Arch::kHrm; }
 
   // Throws trm::Error naming the field when the config cannot describe a model.
   void validate() const;

@@ -2,7 +2,7 @@
 // to halt_max_steps supervision steps.
 //   halting "reference": always all steps; the prediction is the last step's (as the reference).
 //   halting "adaptive":  an example stops at the first step whose q logits give the model's own
-//                        halt signal (halt_signal() in trm/act.h: TRM q_halt > 0, HRM q_halt >
+//                        halt signal (halt_signal() in trm/train/act.h: TRM q_halt > 0, HRM q_halt >
 //                        q_continue), or at the last step; its prediction is that step's. Batches
 //                        whose examples have all stopped end early.
 #pragma once
@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "trm/act.h"
+#include "trm/train/act.h"
 #include "trm/data/sampler.h"
-#include "trm/model.h"
+#include "trm/model/model.h"
 
 namespace trm {
 

@@ -14,9 +14,9 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "trm/act.h"
-#include "trm/model.h"
-#include "trm/optim.h"
+#include "trm/train/act.h"
+#include "trm/model/model.h"
+#include "trm/train/optim.h"
 #include "trm/io/safetensors.h"
 
 namespace trm {

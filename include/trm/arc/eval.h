@@ -16,7 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "trm/data/arc.h"
-#include "trm/model.h"
+#include "trm/model/model.h"
 
 namespace trm {
 

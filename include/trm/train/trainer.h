@@ -12,15 +12,15 @@
 #include <string>
 #include <vector>
 
-#include "trm/act.h"
-#include "trm/backend.h"
-#include "trm/config.h"
+#include "trm/train/act.h"
+#include "trm/backend/backend.h"
+#include "trm/model/config.h"
 #include "trm/data/dataset.h"
 #include "trm/data/rng.h"
 #include "trm/data/sampler.h"
-#include "trm/eval.h"
-#include "trm/model.h"
-#include "trm/optim.h"
+#include "trm/eval/evaluate.h"
+#include "trm/model/model.h"
+#include "trm/train/optim.h"
 
 namespace trm {
 

@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "trm/backend.h"
-#include "trm/model.h"
+#include "trm/backend/backend.h"
+#include "trm/model/model.h"
 
 namespace trm {
 

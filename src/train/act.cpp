@@ -1,4 +1,4 @@
-#include "trm/act.h"
+#include "trm/train/act.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,10 +1,10 @@
-#include "trm/eval.h"
+#include "trm/eval/evaluate.h"
 
 #include <algorithm>
 #include <chrono>
 
 #include "data/collate.h"
-#include "trm/act.h"
+#include "trm/train/act.h"
 #include "trm/data/dataset.h"
 
 namespace trm {

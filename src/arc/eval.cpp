@@ -2,9 +2,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "trm/arc_eval.h"
-#include "trm/config.h"
-#include "trm/eval.h"
+#include "trm/arc/eval.h"
+#include "trm/model/config.h"
+#include "trm/eval/evaluate.h"
 
 namespace trm {
 

@@ -25,8 +25,8 @@
 #include <string>
 #include <vector>
 
-#include "trm/backend.h"
-#include "trm/config.h"
+#include "trm/backend/backend.h"
+#include "trm/model/config.h"
 
 namespace trm {
 

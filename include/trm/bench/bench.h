@@ -6,8 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "trm/backend.h"
-#include "trm/config.h"
+#include "trm/backend/backend.h"
+#include "trm/model/config.h"
 
 namespace trm {
 

@@ -1,5 +1,5 @@
-// Tables of `trm report` (see include/trm/report.h).
-#include "trm/report.h"
+// Tables of `trm report` (see include/trm/eval/report.h).
+#include "trm/eval/report.h"
 
 #include <cstdio>
 #include <fstream>

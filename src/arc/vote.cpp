@@ -1,7 +1,7 @@
 // ARC voting and pass@k: pure functions of the collected predictions (no model involved).
 #include <algorithm>
 
-#include "trm/arc_eval.h"
+#include "trm/arc/eval.h"
 #include "trm/error.h"
 
 namespace trm {

@@ -3,9 +3,9 @@
 #pragma once
 #include <cstdint>
 
-#include "trm/backend.h"
-#include "trm/config.h"
-#include "trm/model.h"
+#include "trm/backend/backend.h"
+#include "trm/model/config.h"
+#include "trm/model/model.h"
 
 namespace trm {
 

@@ -1,4 +1,4 @@
-#include "trm/optim.h"
+#include "trm/train/optim.h"
 
 namespace trm {
 

@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "trm/config.h"
+#include "trm/model/config.h"
 
 namespace trm {
 

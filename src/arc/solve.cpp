@@ -1,12 +1,12 @@
-// Test-time training of fresh puzzle-embedding rows for a new ARC task (see trm/arc_solve.h).
-#include "trm/arc_solve.h"
+// Test-time training of fresh puzzle-embedding rows for a new ARC task (see trm/arc/solve.h).
+#include "trm/arc/solve.h"
 
 #include <algorithm>
 #include <chrono>
 
 #include "data/collate.h"
-#include "trm/act.h"
-#include "trm/config.h"
+#include "trm/train/act.h"
+#include "trm/model/config.h"
 #include "trm/data/rng.h"
 
 namespace trm {
