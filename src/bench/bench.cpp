@@ -80,12 +80,10 @@ nlohmann::json run_bench(const BenchOptions& opt, Backend& backend) {
   InferenceCarry carry(model, B);
   carry.reset(B);
   std::unique_ptr<TrmOptimizer> optim;
-  if (opt.training) {
-    OptimConfig oc = opt.optim;
-    oc.loss_divisor = B;
-    oc.lr_warmup_steps = 1;  // a real learning rate from the first step
-    optim = std::make_unique<TrmOptimizer>(model, oc);
-  }
+  OptimConfig oc = opt.optim;
+  oc.loss_divisor = B;      // the summed loss is divided by the batch, as the trainer does
+  oc.lr_warmup_steps = 1;   // a real learning rate from the first step
+  if (opt.training) optim = std::make_unique<TrmOptimizer>(model, oc);
 
   // One iteration: train = one optimizer step (one supervision step of the batch);
   // infer = a fresh carry and halt_max_steps supervision steps without gradients.
@@ -95,7 +93,7 @@ nlohmann::json run_bench(const BenchOptions& opt, Backend& backend) {
   auto iteration = [&] {
     if (opt.training) {
       model.zero_grads();
-      model.train_step(batch, carry.z_H(), carry.z_L(), steps_before.data(), B, loss);
+      model.train_step(batch, carry.z_H(), carry.z_L(), steps_before.data(), oc.loss_divisor, loss);
       optim->step();
     } else {
       carry.reset(B);

@@ -220,7 +220,7 @@ StepMetrics Trainer::step() {
   StepMetrics m;
   for (int begin = 0; begin < B; begin += micro_) {
     const Batch mb = carry_.slots(begin, micro_);
-    model_.train_step(mb, carry_.z_H(begin), carry_.z_L(begin), carry_.steps().data() + begin, B, lr_);
+    model_.train_step(mb, carry_.z_H(begin), carry_.z_L(begin), carry_.steps().data() + begin, oc_.loss_divisor, lr_);
     if (nd > 0)
       be_.copy(model_.puzzle_row_grads(), row_grads_.data() + static_cast<std::int64_t>(begin) * nd,
                static_cast<std::int64_t>(micro_) * nd);

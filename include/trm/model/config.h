@@ -72,8 +72,9 @@ struct OptimConfig {
   double puzzle_emb_weight_decay = 1.0;
   double ema_rate = 0.999;
   // The global batch size the summed loss is divided by. Derived, not a user setting: the trainer
-  // (and trm bench) set it from the batch size, and key=value overrides refuse it. It stays in the
-  // JSON because the reference's fixtures carry it and config.json records what a run used.
+  // (and trm bench) set it from the batch size and pass it to every TrmModel::train_step, and
+  // key=value overrides refuse it. It stays in the JSON because the reference's fixtures carry it
+  // and config.json records what a run used.
   int loss_divisor = 768;
 
   void validate() const;
