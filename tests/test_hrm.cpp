@@ -186,21 +186,9 @@ TEST_F(HrmParity, OneStepGradientScope) {
 // Q-learning halting (HRM's ACT wrapper) and the target helper.
 
 ModelConfig tiny_hrm() {
-  ModelConfig c;
-  c.arch = Arch::kHrm;
-  c.vocab_size = 6;
-  c.seq_len = 4;
-  c.hidden_size = 8;
-  c.num_heads = 2;
-  c.puzzle_emb_ndim = 8;
-  c.puzzle_emb_len = 0;
-  c.H_layers = 1;
-  c.L_layers = 1;
-  c.H_cycles = 1;
-  c.L_cycles = 1;
-  c.halt_max_steps = 4;
-  c.halt_exploration_prob = 0.0;
-  return c;
+  return {.vocab_size = 6, .seq_len = 4, .puzzle_emb_ndim = 8, .puzzle_emb_len = 0, .H_cycles = 1, .L_cycles = 1,
+          .L_layers = 1, .arch = Arch::kHrm, .H_layers = 1, .hidden_size = 8, .num_heads = 2, .halt_max_steps = 4,
+          .halt_exploration_prob = 0.0};
 }
 
 TEST(HrmHalting, HaltsWhenQHaltExceedsQContinue) {
