@@ -64,4 +64,11 @@ $trm eval --checkpoint "$work/s4/dataset.json" --data "$work/s4" > /dev/null 2>&
 rc=$?
 set -e
 [[ $rc == 2 ]] || fail "a non-checkpoint gave exit status $rc, expected 2"
+# An unknown backend: exit status 2 and the list of the available ones.
+set +e
+msg=$($trm eval --backend tpu --checkpoint "$work/run/final.safetensors" --data "$work/s4" 2>&1)
+rc=$?
+set -e
+[[ $rc == 2 ]] || fail "an unknown backend gave exit status $rc, expected 2"
+[[ $msg == *"available: cpu"* ]] || fail "the error does not list the available backends: $msg"
 echo "cli_smoke: ok"
