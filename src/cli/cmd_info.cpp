@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "trm/train/act.h"
 #include "trm/train/checkpoint.h"
 #include "trm/model/model.h"
 #include "trm/model/presets.h"
@@ -46,11 +47,10 @@ int demo(std::vector<std::string> args, const std::string& backend) {
   std::vector<std::int32_t> tokens(static_cast<std::size_t>(cfg.seq_len)), ids(B, 0);
   for (int i = 0; i < cfg.seq_len; ++i) tokens[static_cast<std::size_t>(i)] = 1 + (i * 7 + 3) % (cfg.vocab_size - 1);
   Batch batch{B, tokens.data(), nullptr, ids.data()};
-  const std::int64_t state = static_cast<std::int64_t>(B) * cfg.total_len() * cfg.hidden_size;
-  DeviceBuffer zH(*be, state), zL(*be, state);
-  model.reset_carry(zH.data(), zL.data(), B);
+  InferenceCarry carry(model, B);
+  carry.reset(B);
   const auto t0 = std::chrono::steady_clock::now();
-  model.forward(batch, zH.data(), zL.data(), false);
+  carry.forward(batch);
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   std::vector<float> q(2);
   be->to_host(model.q(), q.data(), 2);

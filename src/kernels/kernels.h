@@ -1,7 +1,9 @@
 // CPU compute kernels, forward and backward. Templated on the scalar type so that the same code
 // runs in float (training, inference) and in double (finite-difference tests of every backward).
 // All tensors are dense and row-major; shapes are given in the comments as [rows, cols].
-// Kernels never allocate: callers pass any scratch they need.
+// Kernels take their scratch from the caller; the only exceptions are two thread_local buffers
+// sized on first use in each thread and reused after (the MLP-t column sums in norm.cpp, the
+// per-id row sum of sparse_signsgd in optim.cpp), so a warmed-up step allocates nothing.
 #pragma once
 #include <cstdint>
 

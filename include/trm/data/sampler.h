@@ -80,14 +80,13 @@ class TestBatches {
  public:
   TestBatches(const Dataset& ds, int batch_size);  // keeps a pointer to ds
   bool next(Batch& out);                           // false after the last (padded) chunk
-  void reset() { row_ = 0; puzzle_ = 0; }
+  void reset() { row_ = 0; }
   std::int64_t num_batches() const;
 
  private:
   const Dataset* ds_;
   int batch_size_;
   std::int64_t row_ = 0;
-  std::int64_t puzzle_ = 0;  // puzzle holding row_
 };
 
 }  // namespace trm::data
