@@ -11,6 +11,4 @@ void add_backend_option(CLI::App* cmd, std::string& name) {
   cmd->add_option("--backend", name, help)->capture_default_str();
 }
 
-std::unique_ptr<Backend> make_cli_backend(const std::string& name) { return make_backend(name); }
-
 }  // namespace trm::cli

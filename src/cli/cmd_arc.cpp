@@ -43,7 +43,7 @@ void add_eval(CLI::App& arc, Action& action) {
       const data::Dataset test = data::read_split(data_dir, "test");
       const std::vector<std::string> names = data::read_identifiers(data_dir);
       const auto tasks = data::read_arc_test_puzzles((std::filesystem::path(data_dir) / "test_puzzles.json").string());
-      auto be = make_cli_backend(backend);
+      auto be = make_backend(backend);
       ArcVoter voter;
       nlohmann::ordered_json results = nlohmann::ordered_json::array();
       ArcScore last;
@@ -93,7 +93,7 @@ void add_solve(CLI::App& arc, Action& action) {
     action = [] {
       o.init = arc_row_init_from_string(init);
       const data::ArcTask task = data::read_arc_task_file(task_file);
-      auto be = make_cli_backend(backend);
+      auto be = make_backend(backend);
       auto model = load_model_from_checkpoint(ckpt, *be, !raw);
       const ArcSolveResult r = arc_solve(*model, task, o);
       nlohmann::ordered_json preds = nlohmann::ordered_json::array();

@@ -31,7 +31,7 @@ void add_bench_command(CLI::App& app, Action& action) {
       if (!args.empty() && args[0].find('=') == std::string::npos) o.preset = args[0];
       o.training = mode == "train";
       o.measure_sgemm = !no_sgemm;
-      const auto be = make_cli_backend(backend);
+      const auto be = make_backend(backend);
       std::cout << run_bench(o, *be).dump() << std::endl;
       return 0;
     };

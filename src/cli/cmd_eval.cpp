@@ -28,7 +28,7 @@ void add_eval_command(CLI::App& app, Action& action) {
   cmd->callback([&action] {
     action = [] {
       o.halting = halting_from_string(halting);
-      auto be = make_cli_backend(backend);
+      auto be = make_backend(backend);
       auto model = load_model_from_checkpoint(ckpt, *be, !raw);
       const data::Dataset ds = data::read_split(data_dir, split);
       const bool tty = isatty(2);

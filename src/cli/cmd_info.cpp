@@ -39,7 +39,7 @@ int demo(std::vector<std::string> args, const std::string& backend) {
   ModelConfig cfg = kSmallModel;
   OptimConfig opt;
   parse_model_args(args, cfg, opt);
-  auto be = make_cli_backend(backend);
+  auto be = make_backend(backend);
   TrmModel model(cfg, *be);
   model.init(0);
   const int B = 1;

@@ -76,7 +76,7 @@ void add_report_command(CLI::App& app, Action& action) {
       for (const auto& s : entries) list.push_back(parse_report_entry(s));
       if (list.empty()) throw Error("report: give at least one --entry or an --entries file");
       o.halting = halting_from_string(halting);
-      const auto be = make_cli_backend(backend);
+      const auto be = make_backend(backend);
       Report report;
       for (const auto& e : list) {
         std::fprintf(stderr, "report: %s on %s (%s) ...\n", e.method.c_str(), benchmark_title(e.benchmark).c_str(),

@@ -41,7 +41,7 @@ void add_solve_command(CLI::App& app, Action& action) {
         text.assign(std::istreambuf_iterator<char>(std::cin), {});
       }
       const PuzzleText p = parse_puzzle(text);
-      auto be = make_cli_backend(backend);
+      auto be = make_backend(backend);
       auto model = load_model_from_checkpoint(ckpt, *be, true);
       const ModelConfig& c = model->config();
       if (static_cast<int>(p.tokens.size()) != c.seq_len)

@@ -44,7 +44,7 @@ void add_train_command(CLI::App& app, Action& action) {
       o.resume = !no_resume;
       o.progress = !quiet;
       o.time_budget_s = budget_min * 60;
-      const auto be = make_cli_backend(backend);
+      const auto be = make_backend(backend);
       const TrainSummary s = train(o, *be);
       nlohmann::json j = {{"steps", s.steps}, {"seconds", s.seconds}, {"out", o.out_dir}, {"stopped_by_time", s.stopped_by_time}};
       if (s.evaluated)

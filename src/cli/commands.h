@@ -2,7 +2,6 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <functional>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -24,9 +23,8 @@ void add_bench_command(CLI::App& app, Action& action);
 void add_report_command(CLI::App& app, Action& action);
 
 // --backend NAME on a command that computes (default "cpu"); the name is checked when the command
-// runs, by make_cli_backend(), whose error names the backends this build has.
+// runs, by make_backend(), whose error names the backends this build has.
 void add_backend_option(CLI::App* cmd, std::string& name);
-std::unique_ptr<Backend> make_cli_backend(const std::string& name);
 
 // "PRESET key=value ..." (the preset optional: without one the overrides apply to the configs as
 // passed in) into configs, then validates them; throws trm::Error.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "trm/data/dataset.h"
 #include "trm/data/rng.h"
 
 namespace trm {
@@ -40,10 +41,10 @@ ActCarry::ActCarry(TrmModel& model, int batch)
     : model_(model),
       batch_(batch),
       S_(model.config().seq_len),
-      per_slot_(static_cast<std::int64_t>(model.config().total_len()) * model.config().hidden_size),
+      per_slot_(carry_floats(model.config(), 1)),
       state_(model.backend(), 2 * batch * per_slot_),
       inputs_(static_cast<std::size_t>(batch) * S_, 0),
-      labels_(inputs_.size(), -100),
+      labels_(inputs_.size(), data::kIgnoreLabel),
       ids_(static_cast<std::size_t>(batch), 0),
       steps_(static_cast<std::size_t>(batch), 0),
       halted_(static_cast<std::size_t>(batch), 1) {}
