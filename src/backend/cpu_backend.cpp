@@ -3,7 +3,10 @@
 #include <omp.h>
 
 #include <cstring>
+#include <mutex>
+#include <unordered_map>
 
+#include "backend/host_memory.h"
 #include "kernels/kernels.h"
 #include "tensor/aligned.h"
 #include "trm/backend/backend.h"
@@ -45,11 +48,31 @@ class CpuBackend final : public Backend {
   bool host_accessible() const override { return true; }
 
   float* alloc(std::int64_t n) override {
-    auto* p = static_cast<float*>(aligned_alloc_bytes(static_cast<std::size_t>(n) * sizeof(float)));
-    std::memset(p, 0, static_cast<std::size_t>(n) * sizeof(float));
+    const auto bytes = static_cast<std::size_t>(n) * sizeof(float);
+    auto* p = static_cast<float*>(aligned_alloc_bytes(bytes));
+    std::memset(p, 0, bytes);
+    const std::lock_guard<std::mutex> lock(mem_mutex_);
+    sizes_[p] = bytes;
+    in_use_ += static_cast<std::int64_t>(bytes);
     return p;
   }
-  void release(float* p) override { aligned_free_bytes(p); }
+  void release(float* p) override {
+    if (!p) return;
+    {
+      const std::lock_guard<std::mutex> lock(mem_mutex_);
+      const auto it = sizes_.find(p);
+      if (it != sizes_.end()) {
+        in_use_ -= static_cast<std::int64_t>(it->second);
+        sizes_.erase(it);
+      }
+    }
+    aligned_free_bytes(p);
+  }
+  std::int64_t memory_in_use() const override {
+    const std::lock_guard<std::mutex> lock(mem_mutex_);
+    return in_use_;
+  }
+  std::int64_t memory_available() const override { return host_memory_available(); }
   void to_host(const float* s, float* d, std::int64_t n) override { copy(s, d, n); }
   void from_host(const float* s, float* d, std::int64_t n) override { copy(s, d, n); }
   void copy(const float* s, float* d, std::int64_t n) override {
@@ -157,6 +180,13 @@ class CpuBackend final : public Backend {
                       float wd) override {
     k::sparse_signsgd(table, ids, grad_rows, n, width, lr, wd);
   }
+
+ private:
+  // What alloc() handed out, for memory_in_use(). Allocation happens at construction and
+  // reserve() only (never inside a step), so a locked map costs nothing that matters.
+  mutable std::mutex mem_mutex_;
+  std::unordered_map<void*, std::size_t> sizes_;
+  std::int64_t in_use_ = 0;
 };
 
 }  // namespace

@@ -42,11 +42,38 @@ void require(bool ok, const std::string& what) {
 }
 }  // namespace
 
+namespace {
+// "NAME must be in [lo, hi] (got v)"
+void require_range(std::int64_t v, std::int64_t lo, std::int64_t hi, const char* name) {
+  require(v >= lo && v <= hi, std::string(name) + " must be in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                                  "] (got " + std::to_string(v) + ")");
+}
+}  // namespace
+
 void ModelConfig::validate() const {
-  require(vocab_size >= 2, "vocab_size must be >= 2 (got " + std::to_string(vocab_size) + ")");
-  require(seq_len >= 1, "seq_len must be >= 1 (got " + std::to_string(seq_len) + ")");
-  require(hidden_size >= 2, "hidden_size must be >= 2 (got " + std::to_string(hidden_size) + ")");
-  require(num_heads >= 1, "num_heads must be >= 1 (got " + std::to_string(num_heads) + ")");
+  using Lim = ConfigLimits;
+  // Bounds first: every derived size below is then small enough to compute without overflow.
+  require_range(vocab_size, 2, Lim::kMaxVocab, "vocab_size");
+  require_range(seq_len, 1, Lim::kMaxSeqLen, "seq_len");
+  require_range(hidden_size, 2, Lim::kMaxHidden, "hidden_size");
+  require_range(num_heads, 1, Lim::kMaxHeads, "num_heads");
+  require_range(L_layers, 1, Lim::kMaxLayers, "L_layers");
+  require_range(H_layers, arch == Arch::kHrm ? 1 : 0, Lim::kMaxLayers, "H_layers");
+  require_range(H_cycles, 1, Lim::kMaxCycles, "H_cycles");
+  require_range(L_cycles, 1, Lim::kMaxCycles, "L_cycles");
+  require_range(halt_max_steps, 1, Lim::kMaxHaltSteps, "halt_max_steps");
+  require_range(puzzle_emb_ndim, 0, Lim::kMaxPuzzleEmbNdim, "puzzle_emb_ndim");
+  require_range(puzzle_emb_len, 0, Lim::kMaxPuzzleEmbLen, "puzzle_emb_len");
+  require_range(num_puzzle_identifiers, puzzle_emb_ndim > 0 ? 1 : 0, Lim::kMaxPuzzleIds, "num_puzzle_identifiers");
+  require(expansion > 0 && expansion <= Lim::kMaxExpansion,
+          "expansion must be in (0, " + std::to_string(static_cast<int>(Lim::kMaxExpansion)) + "] (got " +
+              std::to_string(expansion) + ")");
+  require(std::isfinite(rms_norm_eps) && rms_norm_eps > 0, "rms_norm_eps must be finite and > 0");
+  require(std::isfinite(rope_theta) && rope_theta > 0, "rope_theta must be finite and > 0");
+  require(halt_exploration_prob >= 0 && halt_exploration_prob <= 1, "halt_exploration_prob must be in [0, 1]");
+  require(prefix_len() <= Lim::kMaxPuzzleEmbLen,
+          "the puzzle prefix ceil(puzzle_emb_ndim / hidden_size) = " + std::to_string(prefix_len()) + " exceeds " +
+              std::to_string(Lim::kMaxPuzzleEmbLen) + " positions");
   if (!mlp_t) {
     require(hidden_size % num_heads == 0, "hidden_size " + std::to_string(hidden_size) +
                                               " is not divisible by num_heads " +
@@ -57,34 +84,27 @@ void ModelConfig::validate() const {
     require(head_dim() % 2 == 0, "RoPE needs an even head_dim (hidden_size/num_heads = " +
                                      std::to_string(head_dim()) + ")");
   }
-  require(puzzle_emb_ndim >= 0, "puzzle_emb_ndim must be >= 0");
-  require(puzzle_emb_len >= 0, "puzzle_emb_len must be >= 0");
   require(static_cast<std::int64_t>(puzzle_emb_ndim) <= static_cast<std::int64_t>(prefix_len()) * hidden_size,
           "puzzle_emb_ndim " + std::to_string(puzzle_emb_ndim) + " does not fit in puzzle_emb_len*hidden_size = " +
               std::to_string(prefix_len() * hidden_size));
-  require(puzzle_emb_ndim == 0 || num_puzzle_identifiers >= 1,
-          "num_puzzle_identifiers must be >= 1 when the puzzle embedding is on");
-  require(H_cycles >= 1, "H_cycles must be >= 1");
-  require(L_cycles >= 1, "L_cycles must be >= 1");
-  require(L_layers >= 1, "L_layers must be >= 1");
   if (arch == Arch::kHrm) {
-    require(H_layers >= 1, "arch=hrm needs H_layers >= 1");
     // HRM defines only the attention block (rope or learned positions).
     require(!mlp_t, "arch=hrm has no MLP-t variant (mlp_t must be false)");
     require(pos_encodings != PosEncoding::kNone, "arch=hrm needs pos_encodings rope or learned (HRM defines no other)");
   }
-  require(expansion > 0, "expansion must be > 0");
-  require(rms_norm_eps > 0, "rms_norm_eps must be > 0");
-  require(rope_theta > 0, "rope_theta must be > 0");
-  require(halt_max_steps >= 1, "halt_max_steps must be >= 1");
-  require(halt_exploration_prob >= 0 && halt_exploration_prob <= 1, "halt_exploration_prob must be in [0, 1]");
 }
 
 void OptimConfig::validate() const {
   auto req = [](bool ok, const std::string& w) {
     if (!ok) throw Error("invalid optimizer config: " + w);
   };
-  req(lr >= 0, "lr must be >= 0");
+  req(std::isfinite(lr) && lr >= 0, "lr must be finite and >= 0");
+  req(std::isfinite(puzzle_emb_lr) && puzzle_emb_lr >= 0, "puzzle_emb_lr must be finite and >= 0");
+  // Negative decay would grow the weights every step (AdamATan2 applies theta *= 1 - lr * wd).
+  req(std::isfinite(weight_decay) && weight_decay >= 0, "weight_decay must be finite and >= 0 (got " + std::to_string(weight_decay) + ")");
+  req(std::isfinite(puzzle_emb_weight_decay) && puzzle_emb_weight_decay >= 0,
+      "puzzle_emb_weight_decay must be finite and >= 0 (got " + std::to_string(puzzle_emb_weight_decay) + ")");
+  req(total_steps >= 1, "total_steps must be >= 1");
   req(lr_warmup_steps >= 0, "lr_warmup_steps must be >= 0");
   req(lr_min_ratio >= 0 && lr_min_ratio <= 1, "lr_min_ratio must be in [0, 1]");
   req(beta1 >= 0 && beta1 < 1, "beta1 must be in [0, 1)");

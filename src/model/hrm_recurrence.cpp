@@ -32,7 +32,7 @@ class HrmRecurrence final : public Recurrence {
   // Training: slots [0, L_layers) record the last L call and [L_layers, +H_layers) the last H
   // call; every no-grad call (the earlier ones and TrmModel::next_q's bootstrap pass, which runs
   // after the recorded forward and before backward) runs in the slots after those.
-  int slots(bool training) const override { return scratch_slot(training) + std::max(l_.count, h_.count); }
+  int slots(bool training) const override { return hrm_recurrence_slots(net_.cfg, training); }
 
   void forward(const float* x, float* zH, float* zL, bool with_grad) override {
     const std::int64_t n = net_.state_size();
@@ -77,6 +77,11 @@ class HrmRecurrence final : public Recurrence {
 };
 
 }  // namespace
+
+int hrm_recurrence_slots(const ModelConfig& cfg, bool training) {
+  // scratch_slot(training) + the larger level: the no-grad calls run after the recorded ones.
+  return (training ? cfg.L_layers + cfg.H_layers : 0) + std::max(cfg.L_layers, cfg.H_layers);
+}
 
 std::unique_ptr<Recurrence> make_hrm_recurrence(Network& net) { return std::make_unique<HrmRecurrence>(net); }
 

@@ -1,6 +1,8 @@
 // The shared blocks (docs/REFERENCE.md §2.4) and stacks of them (§2.5), and their workspace.
 #include "model/network.h"
 
+#include <algorithm>
+#include <array>
 #include <span>
 #include <utility>
 
@@ -35,43 +37,74 @@ float* carve(T& obj, std::span<const Piece<T>> pieces, float* p) {
   return p;
 }
 
+// The sizes of what one block application keeps (0 for the other block type's fields), and of the
+// backward scratch: the recurrences' [R, D] buffers, then the per-block ones. Shared by reserve()
+// and workspace_floats() so the memory estimate is the allocation.
+std::array<Piece<Slot>, 12> slot_pieces(const ModelConfig& cfg, std::int64_t B) {
+  const std::int64_t L = cfg.total_len(), D = cfg.hidden_size, R = B * L;
+  const std::int64_t I = cfg.mlp_inter(), H = cfg.num_heads;
+  const std::int64_t It = cfg.mlp_t ? cfg.mlp_t_inter() : 0;
+  const bool att = !cfg.mlp_t;
+  return {{{&Slot::in, R * D},           {&Slot::qkv, att ? R * 3 * D : 0}, {&Slot::attn, att ? R * D : 0},
+           {&Slot::lse, att ? B * H * L : 0}, {&Slot::gu_t, B * 2 * It * D},  {&Slot::act_t, B * It * D},
+           {&Slot::h1, R * D},           {&Slot::rinv1, att ? R : B * D},   {&Slot::gu, R * 2 * I},
+           {&Slot::act, R * I},          {&Slot::out, R * D},               {&Slot::rinv2, R}}};
+}
+
 }  // namespace
+
+// A friend of Network (its per-block scratch pointers are private).
+struct NetworkLayout {
+  static std::array<Piece<Network>, 10> bwd_pieces(const ModelConfig& cfg, std::int64_t B);
+};
+
+std::array<Piece<Network>, 10> NetworkLayout::bwd_pieces(const ModelConfig& cfg, std::int64_t B) {
+  const std::int64_t L = cfg.total_len(), D = cfg.hidden_size, R = B * L, I = cfg.mlp_inter();
+  const std::int64_t It = cfg.mlp_t ? cfg.mlp_t_inter() : 0;
+  const bool att = !cfg.mlp_t;
+  return {{{&Network::d_a, R * D},          {&Network::d_b, R * D},
+           {&Network::d_x, R * D},          {&Network::d_zh, R * D},
+           {&Network::d_attn_, att ? R * D : 0}, {&Network::d_qkv_, att ? R * 3 * D : 0},
+           {&Network::d_gu_, R * 2 * I},    {&Network::d_act_, R * I},
+           {&Network::d_gu_t_, B * 2 * It * D}, {&Network::d_act_t_, B * It * D}}};
+}
+
+std::int64_t Network::workspace_floats(const ModelConfig& cfg, Backend& be, int max_batch, bool training,
+                                       int nslots) {
+  const auto sp = slot_pieces(cfg, max_batch);
+  std::int64_t n = total_size<Slot>(sp) * nslots;
+  if (!cfg.mlp_t) n += be.attention_workspace(cfg.total_len());
+  if (training) n += total_size<Network>(NetworkLayout::bwd_pieces(cfg, max_batch));
+  return n;
+}
+
+std::int64_t Network::largest_buffer(const ModelConfig& cfg, int max_batch) {
+  std::int64_t n = 0;
+  for (const auto& p : slot_pieces(cfg, max_batch)) n = std::max(n, p.n);
+  for (const auto& p : NetworkLayout::bwd_pieces(cfg, max_batch)) n = std::max(n, p.n);
+  return n;
+}
 
 Network::Network(const ModelConfig& cfg_in, Backend& be_in, std::vector<LayerWeights> params,
                  std::vector<LayerWeights> grads, const float* rope_cos, const float* rope_sin)
     : cfg(cfg_in), be(be_in), w_(std::move(params)), g_(std::move(grads)), rope_cos_(rope_cos), rope_sin_(rope_sin) {}
 
 void Network::reserve(int max_batch, bool training_in, int nslots) {
-  const std::int64_t B = max_batch, L = cfg.total_len(), D = cfg.hidden_size, R = B * L;
-  const std::int64_t I = cfg.mlp_inter(), H = cfg.num_heads;
-  const std::int64_t It = cfg.mlp_t ? cfg.mlp_t_inter() : 0;
-  const bool att = !cfg.mlp_t;
-  // The sizes of what one block application keeps (0 for the other block type's fields).
-  const Piece<Slot> slot_pieces[] = {
-      {&Slot::in, R * D},           {&Slot::qkv, att ? R * 3 * D : 0}, {&Slot::attn, att ? R * D : 0},
-      {&Slot::lse, att ? B * H * L : 0}, {&Slot::gu_t, B * 2 * It * D},  {&Slot::act_t, B * It * D},
-      {&Slot::h1, R * D},           {&Slot::rinv1, att ? R : B * D},   {&Slot::gu, R * 2 * I},
-      {&Slot::act, R * I},          {&Slot::out, R * D},               {&Slot::rinv2, R}};
+  const auto sp = slot_pieces(cfg, max_batch);
   slots.assign(static_cast<std::size_t>(nslots), Slot{});
-  slot_mem_ = DeviceBuffer(be, total_size<Slot>(slot_pieces) * nslots);
+  slot_mem_ = DeviceBuffer(be, total_size<Slot>(sp) * nslots);
   float* p = slot_mem_.data();
-  for (Slot& s : slots) p = carve<Slot>(s, slot_pieces, p);
-  attn_ws_ = att ? DeviceBuffer(be, be.attention_workspace(static_cast<int>(L))) : DeviceBuffer();
+  for (Slot& s : slots) p = carve<Slot>(s, sp, p);
+  attn_ws_ = cfg.mlp_t ? DeviceBuffer() : DeviceBuffer(be, be.attention_workspace(cfg.total_len()));
 
   training = training_in;
-  // Backward scratch: the recurrences' [R, D] buffers, then the per-block ones.
-  const Piece<Network> bwd_pieces[] = {
-      {&Network::d_a, R * D},          {&Network::d_b, R * D},
-      {&Network::d_x, R * D},          {&Network::d_zh, R * D},
-      {&Network::d_attn_, att ? R * D : 0}, {&Network::d_qkv_, att ? R * 3 * D : 0},
-      {&Network::d_gu_, R * 2 * I},    {&Network::d_act_, R * I},
-      {&Network::d_gu_t_, B * 2 * It * D}, {&Network::d_act_t_, B * It * D}};
+  const auto bp = NetworkLayout::bwd_pieces(cfg, max_batch);
   if (training) {
-    bwd_mem_ = DeviceBuffer(be, total_size<Network>(bwd_pieces));
-    carve<Network>(*this, bwd_pieces, bwd_mem_.data());
+    bwd_mem_ = DeviceBuffer(be, total_size<Network>(bp));
+    carve<Network>(*this, bp, bwd_mem_.data());
   } else {
     bwd_mem_.reset();
-    for (const auto& piece : bwd_pieces) this->*piece.field = nullptr;
+    for (const auto& piece : bp) this->*piece.field = nullptr;
   }
 }
 

@@ -60,6 +60,12 @@ class Network {
   // Carves `nslots` activation slots for batches up to max_batch out of one allocation, the
   // attention workspace and, when training, the backward scratch. The only allocating call.
   void reserve(int max_batch, bool training, int nslots);
+  // Floats reserve() allocates for these arguments (the memory estimate, include/trm/model/memory.h).
+  static std::int64_t workspace_floats(const ModelConfig& cfg, Backend& be, int max_batch, bool training,
+                                       int nslots);
+  // Elements of the largest single activation buffer at max_batch: the kernels index a buffer
+  // with int row * int stride, so it must stay below 2^31.
+  static std::int64_t largest_buffer(const ModelConfig& cfg, int max_batch);
 
   // Floats in one recurrent state [batch, L, D] (z_H, z_L, the input embedding x).
   std::int64_t state_size() const {
@@ -88,6 +94,7 @@ class Network {
   float *d_a = nullptr, *d_b = nullptr, *d_x = nullptr, *d_zh = nullptr;
 
  private:
+  friend struct NetworkLayout;  // network.cpp: the layout of the backward scratch
   std::vector<LayerWeights> w_, g_;
   const float* rope_cos_;
   const float* rope_sin_;

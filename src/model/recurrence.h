@@ -40,5 +40,8 @@ class Recurrence {
 
 std::unique_ptr<Recurrence> make_trm_recurrence(Network& net);
 std::unique_ptr<Recurrence> make_hrm_recurrence(Network& net);
+// What each one's slots(training) returns, without building it (the memory estimate).
+int trm_recurrence_slots(const ModelConfig& cfg, bool training);
+int hrm_recurrence_slots(const ModelConfig& cfg, bool training);
 
 }  // namespace trm::detail

@@ -3,10 +3,12 @@
 // Recurrence (src/model/recurrence.h), all written against the Backend seam.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "model/host_math.h"
 #include "model/network.h"
 #include "model/recurrence.h"
+#include "trm/model/memory.h"
 #include "trm/model/model.h"
 
 namespace trm {
@@ -36,6 +38,7 @@ std::unique_ptr<detail::Recurrence> make_recurrence(detail::Network& net) {
 TrmModel::TrmModel(const ModelConfig& cfg, Backend& backend, TrmModel* puzzle_table_owner)
     : cfg_(cfg), be_(backend) {
   cfg_.validate();
+  require_memory(be_, 4 * construction_floats(cfg_, puzzle_table_owner != nullptr), "the model's weights, gradients and puzzle table");
   build_param_table();
   off_tok_ = info("embed_tokens.embedding_weight").offset;
   if (cfg_.pos_encodings == PosEncoding::kLearned) off_pos_ = info("embed_pos.embedding_weight").offset;
@@ -77,7 +80,7 @@ TrmModel::TrmModel(const ModelConfig& cfg, Backend& backend, TrmModel* puzzle_ta
 TrmModel::~TrmModel() = default;
 
 detail::LayerWeights TrmModel::layer_weights(float* base, int block) const {
-  const std::string p = block_prefix(block);
+  const std::string p = block_prefix(cfg_, block);
   detail::LayerWeights w;
   if (cfg_.mlp_t) {
     w.gu_t = base + info(p + "mlp_t.gate_up_proj.weight").offset;
@@ -91,9 +94,52 @@ detail::LayerWeights TrmModel::layer_weights(float* base, int block) const {
   return w;
 }
 
-void TrmModel::reserve(int max_batch, bool training) {
+int TrmModel::recurrence_slots(const ModelConfig& cfg, bool training) {
+  switch (cfg.arch) {
+    case Arch::kTrm: return detail::trm_recurrence_slots(cfg, training);
+    case Arch::kHrm: return detail::hrm_recurrence_slots(cfg, training);
+  }
+  throw Error("TrmModel: unknown architecture");
+}
+
+std::int64_t TrmModel::construction_floats(const ModelConfig& cfg, bool shares_puzzle_table) {
+  const std::int64_t params = param_buffer_floats(param_layout(cfg));
+  std::int64_t n = 2 * params + 2LL * cfg.hidden_size;  // weights, gradients, H_init, L_init
+  if (!shares_puzzle_table) n += static_cast<std::int64_t>(cfg.num_puzzle_identifiers) * cfg.puzzle_emb_ndim;
+  if (cfg.pos_encodings == PosEncoding::kRope) n += 2LL * cfg.total_len() * cfg.head_dim();
+  return n;
+}
+
+// Mirrors the allocations of reserve() below (tests/test_memory.cpp holds the two together).
+std::int64_t TrmModel::reserve_floats(const ModelConfig& cfg, Backend& be, int max_batch, bool training) {
+  const std::int64_t B = max_batch, R = B * cfg.total_len(), D = cfg.hidden_size;
+  const std::int64_t SV = B * cfg.seq_len * cfg.vocab_size;
+  const std::int64_t puz_rows = std::max<std::int64_t>(1, B * cfg.puzzle_emb_ndim);
+  std::int64_t n = detail::Network::workspace_floats(cfg, be, max_batch, training, recurrence_slots(cfg, training));
+  n += R * D + puz_rows + SV + 2 * B;  // x_, puz_rows_, logits_, q_
+  if (training) {
+    n += SV + 2 * B + puz_rows;  // dlogits_, dq_, dpuz_rows_
+    if (cfg.act_continue()) n += 2 * R * D + 2 * B;  // next_state_, q_next_
+  }
+  return n;
+}
+
+void TrmModel::check_batch(const ModelConfig& cfg, int max_batch) {
   if (max_batch < 1) throw Error("batch size must be >= 1 (got " + std::to_string(max_batch) + ")");
+  // The kernels index one buffer with int rows times an int stride.
+  const std::int64_t largest = std::max(detail::Network::largest_buffer(cfg, max_batch),
+                                        static_cast<std::int64_t>(max_batch) * cfg.seq_len * cfg.vocab_size);
+  if (largest > std::numeric_limits<std::int32_t>::max())
+    throw Error("batch size " + std::to_string(max_batch) + " is too large for this model: one activation buffer would hold " +
+                std::to_string(largest) + " values, above the 2^31-1 a kernel can index; use a smaller batch (or --micro-batch)");
+}
+
+void TrmModel::reserve(int max_batch, bool training) {
+  check_batch(cfg_, max_batch);
   if (max_batch_ > 0 && max_batch <= max_batch_ && (net_->training || !training)) return;
+  check_batch(cfg_, max_batch);
+  require_memory(be_, 4 * reserve_floats(cfg_, be_, max_batch, training),
+                 std::string("the activations of batch ") + std::to_string(max_batch) + (training ? " (training)" : ""));
   // Unreserved until every buffer below exists: after a failed allocation forward() refuses to
   // run rather than run in a partial workspace.
   max_batch_ = 0;

@@ -14,7 +14,7 @@ class TrmRecurrence final : public Recurrence {
   // Training: call i < n (z_L updates) records into slots [i * L_layers, (i+1) * L_layers), call n
   // (z_H) after them. The no-grad rounds all run before the recorded one, so they reuse call 0's
   // slots; TRM has no bootstrap pass that would run after it.
-  int slots(bool training) const override { return (training ? net_.cfg.L_cycles + 1 : 1) * stack_.count; }
+  int slots(bool training) const override { return trm_recurrence_slots(net_.cfg, training); }
 
   void forward(const float* x, float* zH, float* zL, bool with_grad) override {
     const std::int64_t n = net_.state_size();
@@ -56,6 +56,10 @@ class TrmRecurrence final : public Recurrence {
 };
 
 }  // namespace
+
+int trm_recurrence_slots(const ModelConfig& cfg, bool training) {
+  return (training ? cfg.L_cycles + 1 : 1) * cfg.L_layers;
+}
 
 std::unique_ptr<Recurrence> make_trm_recurrence(Network& net) { return std::make_unique<TrmRecurrence>(net); }
 

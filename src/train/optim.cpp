@@ -1,11 +1,14 @@
 #include "trm/train/optim.h"
 
+#include "trm/model/memory.h"
+
 namespace trm {
 
 TrmOptimizer::TrmOptimizer(TrmModel& model, const OptimConfig& cfg) : model_(model), cfg_(cfg) {
   cfg_.validate();
   Backend& be = model.backend();
   const std::int64_t n = model.flat_size();
+  require_memory(be, 3 * n * static_cast<std::int64_t>(sizeof(float)), "the optimizer state (AdamATan2 moments and EMA)");
   m_ = DeviceBuffer(be, n);
   v_ = DeviceBuffer(be, n);
   ema_ = DeviceBuffer(be, n);

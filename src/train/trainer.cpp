@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "io/atomic_file.h"
+#include "trm/model/memory.h"
 #include "trm/train/checkpoint.h"
 #include "trm/train/trainer.h"
 
@@ -130,6 +131,20 @@ std::string checkpoint_path_in(const std::string& out_dir) {
   return (fs::path(out_dir) / "checkpoint.safetensors").string();
 }
 
+// The whole run's memory, checked before its first allocation (docs/RELIABILITY.md): a config
+// too large for the machine stops here with what it needs rather than in std::bad_alloc later.
+const ModelConfig& memory_checked(const ModelConfig& mc, const TrainOptions& opt, int micro, bool has_test,
+                                  Backend& be) {
+  const int eval_batch = has_test ? std::max(1, opt.eval.batch) : 1;
+  const MemoryEstimate m = estimate_training_memory(mc, be, opt.global_batch, micro, eval_batch);
+  const std::int64_t avail = memory_available(be);
+  if (m.total() > avail)
+    throw Error("training this model with batch " + std::to_string(opt.global_batch) + " (micro-batch " +
+                std::to_string(micro) + ") needs " + m.describe() + " of memory, " + format_gib(avail) +
+                " available on " + be.name() + "; use a smaller --batch / --micro-batch or model");
+  return mc;
+}
+
 // The optimizer snapshots the parameters it is built on (its EMA starts from them), so the model
 // is initialized and reserved first; this runs inside Trainer's member initializers.
 TrmModel& initialized(TrmModel& model, std::uint64_t seed, int micro) {
@@ -177,7 +192,7 @@ Trainer::Trainer(const TrainOptions& options, Backend& backend)
       eval_every_(eval_every_for(opt_, train_set_)),
       ckpt_path_(checkpoint_path_in(opt_.out_dir)),
       config_({{"model", mc_}, {"optim", oc_}, {"train", to_json(opt_)}}),
-      model_(mc_, be_),
+      model_(memory_checked(mc_, opt_, micro_, has_test_, be_), be_),
       optimizer_(initialized(model_, opt_.seed, micro_), oc_),
       carry_(model_, opt_.global_batch),
       sampler_(train_set_, {opt_.global_batch, opt_.seed, std::max(1, static_cast<int>(opt_.eval_interval))}),

@@ -20,6 +20,11 @@ class Backend {
   // ---- memory (zero-initialized, aligned) ----
   virtual float* alloc(std::int64_t n) = 0;
   virtual void release(float* p) = 0;
+  // Bytes alloc() has handed out and not yet released.
+  virtual std::int64_t memory_in_use() const = 0;
+  // Bytes this backend could still allocate (the CPU backend: the kernel's MemAvailable, within
+  // the cgroup's limit); the memory check before allocation (include/trm/model/memory.h) reads it.
+  virtual std::int64_t memory_available() const = 0;
   virtual void to_host(const float* src, float* host_dst, std::int64_t n) = 0;
   virtual void from_host(const float* host_src, float* dst, std::int64_t n) = 0;
   virtual void copy(const float* src, float* dst, std::int64_t n) = 0;

@@ -22,6 +22,11 @@
 
 namespace trm::data {
 
+// The most augmentations per puzzle a build accepts: the reference uses 1000 (Sudoku-Extreme 1k, ARC),
+// and a bound keeps a typo such as 1e9 from running out of memory.
+inline constexpr int kMaxNumAug = 100000;
+
+
 inline constexpr std::int32_t kIgnoreLabel = -100;  // what label == ignore_label_id becomes at load time
 
 struct Metadata {

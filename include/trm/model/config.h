@@ -19,6 +19,24 @@ enum class PosEncoding { kRope, kLearned, kNone };
 // target from an extra no-grad forward (docs/REFERENCE.md §3.3).
 enum class Arch { kTrm, kHrm };
 
+// Upper bounds on the sizes a config may ask for. Each is far above any model the paper or the
+// reference trains (in brackets) and low enough that no product of them overflows 64-bit
+// arithmetic; memory (include/trm/model/memory.h) is checked separately before allocation.
+// docs/RELIABILITY.md lists them with their reasons.
+struct ConfigLimits {
+  static constexpr int kMaxVocab = 1 << 16;              // [12 for ARC]
+  static constexpr int kMaxSeqLen = 1 << 16;             // [900 for ARC 30x30]
+  static constexpr int kMaxHidden = 1 << 14;             // [512]
+  static constexpr int kMaxHeads = 1 << 10;              // [8]
+  static constexpr int kMaxLayers = 64;                  // per level [2 for TRM, 4 for HRM]
+  static constexpr int kMaxCycles = 256;                 // H_cycles, L_cycles [3 and 6]
+  static constexpr int kMaxHaltSteps = 1024;             // [16]; solve runs up to this many steps
+  static constexpr double kMaxExpansion = 64;            // [4]
+  static constexpr int kMaxPuzzleIds = 1 << 26;          // [about 876k for ARC with augmentation]
+  static constexpr int kMaxPuzzleEmbNdim = 1 << 14;      // [512]
+  static constexpr int kMaxPuzzleEmbLen = 1 << 10;       // [16]
+};
+
 struct ModelConfig {
   int vocab_size = 11;
   int seq_len = 81;                 // S: task tokens per example

@@ -106,6 +106,22 @@ class TrmModel {
   // weight and -5 bias, zero puzzle table, H_init/L_init truncated normal with std 1.
   void init(std::uint64_t seed);
 
+  // ---- sizes without building (include/trm/model/memory.h adds them up) ----
+  // The parameter table of a config: names, shapes and offsets into the flat buffer.
+  static std::vector<ParamInfo> param_layout(const ModelConfig& cfg);
+  // Floats of the flat buffer for that table (alignment padding included).
+  static std::int64_t param_buffer_floats(const std::vector<ParamInfo>& table);
+  // Floats the constructor allocates: weights, gradients, the puzzle table (unless shared), the
+  // initial states and the RoPE tables.
+  static std::int64_t construction_floats(const ModelConfig& cfg, bool shares_puzzle_table);
+  // Floats reserve(max_batch, training) allocates on `be`.
+  static std::int64_t reserve_floats(const ModelConfig& cfg, Backend& be, int max_batch, bool training);
+  // Throws trm::Error when batches of max_batch cannot run: below 1, or one activation buffer
+  // above the 2^31-1 elements a kernel indexes.
+  static void check_batch(const ModelConfig& cfg, int max_batch);
+  // Activation slots the architecture's recurrence uses (src/model/recurrence.h).
+  static int recurrence_slots(const ModelConfig& cfg, bool training);
+
   // ---- running ----
   // Allocates every buffer a step at batch size <= max_batch needs; nothing is allocated later.
   void reserve(int max_batch, bool training);
@@ -144,7 +160,7 @@ class TrmModel {
 
  private:
   void build_param_table();
-  std::string block_prefix(int block) const;  // "L_level.layers.i." or (HRM) "H_level.layers.j."
+  static std::string block_prefix(const ModelConfig& cfg, int block);  // "L_level.layers.i." or (HRM) "H_level.layers.j."
   // Pointers to block `block`'s tensors inside the flat buffer at base (params() or grads()).
   detail::LayerWeights layer_weights(float* base, int block) const;
   // q = q_head(zH[:, 0]) + bias for the last forward's batch, into q_out [B, 2].

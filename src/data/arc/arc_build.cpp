@@ -38,7 +38,9 @@ Metadata arc_metadata(std::int64_t num_ids) {
 ArcBuildStats build_arc_dataset(const std::string& source, const std::string& out, const ArcBuildOptions& opt) {
   const auto t0 = std::chrono::steady_clock::now();
   if (opt.subsets.empty()) throw Error("arc build: no subsets given");
-  if (opt.num_aug < 0) throw Error("arc build: --aug must be >= 0, got " + std::to_string(opt.num_aug));
+  // The reference builds 1000 versions per task; the bound keeps a typo from drawing for hours.
+  if (opt.num_aug < 0 || opt.num_aug > kMaxNumAug)
+    throw Error("arc build: --aug must be in [0, " + std::to_string(kMaxNumAug) + "], got " + std::to_string(opt.num_aug));
   bool test_listed = false;
   for (const auto& s : opt.subsets) test_listed |= s == opt.test_set;
   if (!test_listed) throw Error("arc build: the test set \"" + opt.test_set + "\" is not one of the subsets");

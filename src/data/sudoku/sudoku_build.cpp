@@ -1,3 +1,5 @@
+#include <limits>
+
 #include "trm/error.h"
 #include "trm/data/sudoku.h"
 
@@ -14,11 +16,19 @@ Metadata sudoku_metadata(const SudokuShape& s) {
 }  // namespace
 
 Dataset build_sudoku_split(const SudokuSet& puzzles, int num_aug, Rng& rng) {
-  if (num_aug < 0) throw Error("num_aug must be >= 0, got " + std::to_string(num_aug));
+  if (num_aug < 0 || num_aug > kMaxNumAug)
+    throw Error("num_aug must be in [0, " + std::to_string(kMaxNumAug) + "], got " + std::to_string(num_aug));
   const SudokuShape& s = puzzles.shape;
+  // The split's token arrays are indexed with 32-bit row * seq_len products downstream (npy
+  // shapes, the sampler), and must fit in memory: refuse before building, with the size.
+  const std::int64_t rows = puzzles.size() * (1 + static_cast<std::int64_t>(num_aug));
+  if (rows * s.cells() > std::numeric_limits<std::int32_t>::max())
+    throw Error("num_aug " + std::to_string(num_aug) + " on " + std::to_string(puzzles.size()) + " puzzles makes " +
+                std::to_string(rows) + " examples (" + std::to_string(rows * s.cells() * 2 / (1 << 20)) +
+                " MiB of tokens), above the 2^31-1 tokens a split may hold; use fewer augmentations");
   const auto cells = static_cast<std::size_t>(s.cells());
   SplitBuilder b(s.cells());
-  b.reserve(puzzles.size() * (1 + static_cast<std::int64_t>(num_aug)));
+  b.reserve(rows);
   std::vector<std::uint8_t> q(cells), a(cells);
   const SudokuTransform id = SudokuTransform::identity(s);
   for (std::int64_t i = 0; i < puzzles.size(); ++i) {
