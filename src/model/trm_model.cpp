@@ -137,7 +137,6 @@ void TrmModel::check_batch(const ModelConfig& cfg, int max_batch) {
 void TrmModel::reserve(int max_batch, bool training) {
   check_batch(cfg_, max_batch);
   if (max_batch_ > 0 && max_batch <= max_batch_ && (net_->training || !training)) return;
-  check_batch(cfg_, max_batch);
   require_memory(be_, 4 * reserve_floats(cfg_, be_, max_batch, training),
                  std::string("the activations of batch ") + std::to_string(max_batch) + (training ? " (training)" : ""));
   // Unreserved until every buffer below exists: after a failed allocation forward() refuses to
