@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "trm/train/act.h"
 #include "trm/train/checkpoint.h"
+#include "trm/model/memory.h"
 #include "trm/model/model.h"
 #include "trm/model/presets.h"
 
@@ -88,21 +89,40 @@ void add_info_commands(CLI::App& app, Action& action) {
   auto* info_ckpt = &info_ckpt_store;
   info->add_option("preset_and_overrides", *info_args, "PRESET [key=value ...]");
   info->add_option("--checkpoint", *info_ckpt, "A checkpoint (.safetensors) to describe instead");
+  static int info_batch = 256;
+  info->add_option("--batch", info_batch, "Batch size of the memory estimate (inference, and training in one micro-batch)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  static std::string info_backend = "cpu";
+  add_backend_option(info, info_backend);
   info->callback([&action, info_args, info_ckpt] {
     action = [info_args, info_ckpt] {
       nlohmann::json j;
+      // What the model needs in memory (include/trm/model/memory.h), beside what the backend has.
+      auto memory = [](const ModelConfig& mc) {
+        auto be = make_backend(info_backend);
+        const MemoryEstimate inf = estimate_inference_memory(mc, *be, info_batch);
+        const MemoryEstimate tr = estimate_training_memory(mc, *be, info_batch, info_batch, info_batch);
+        return nlohmann::json{{"batch", info_batch},
+                              {"inference_bytes", inf.total()},
+                              {"inference", inf.describe()},
+                              {"training_bytes", tr.total()},
+                              {"training", tr.describe()},
+                              {"available_bytes", memory_available(*be)}};
+      };
       if (!info_ckpt->empty()) {
         const Checkpoint ck = Checkpoint::read(*info_ckpt);
         const ModelConfig mc = ck.model_config();
         j = {{"checkpoint", *info_ckpt}, {"config", ck.contents().config}, {"state", ck.contents().state},
              {"parameters", mc.parameter_count()}, {"has_ema", ck.has_ema()}, {"resumable", ck.has_train_state()},
-             {"tensors", ck.file().names().size()}};
+             {"tensors", ck.file().names().size()}, {"memory", memory(mc)}};
       } else {
         ModelConfig m = kSmallModel;
         OptimConfig o;
         parse_model_args(*info_args, m, o);
         j = {{"model", m}, {"optimizer", o}, {"parameters", m.parameter_count()},
-             {"puzzle_embedding_values", static_cast<long long>(m.num_puzzle_identifiers) * m.puzzle_emb_ndim}};
+             {"puzzle_embedding_values", static_cast<long long>(m.num_puzzle_identifiers) * m.puzzle_emb_ndim},
+             {"memory", memory(m)}};
       }
       std::cout << j.dump(2) << "\n";
       return 0;
