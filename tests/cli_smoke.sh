@@ -71,4 +71,68 @@ rc=$?
 set -e
 [[ $rc == 2 ]] || fail "an unknown backend gave exit status $rc, expected 2"
 [[ $msg == *"available: cpu"* ]] || fail "the error does not list the available backends: $msg"
+
+# Runs and files (docs/RELIABILITY.md): every failure below is a clear message with exit status 2
+# (3 for a numerical fault), found before the work starts, never an uncaught exception.
+expect_status() {  # expected-status needle command...: runs the command, checks status and message
+  local want=$1 needle=$2; shift 2
+  set +e
+  msg=$("$@" 2>&1 >/dev/null)
+  rc=$?
+  set -e
+  [[ $rc == "$want" ]] || fail "$* exited $rc, expected $want: $msg"
+  [[ $msg == *"$needle"* ]] || fail "$*: the message lacks '$needle': $msg"
+}
+train_s4() { $trm train tiny-sudoku-mlp hidden_size=32 puzzle_emb_ndim=32 --data "$work/s4" --quiet --batch 16 "$@"; }
+echo x > "$work/afile"
+expect_status 2 "--log-every" train_s4 --out "$work/r0" --max-steps 2 --log-every 0
+expect_status 2 "--checkpoint-every" train_s4 --out "$work/r0" --max-steps 2 --checkpoint-every -1
+expect_status 2 "$work/afile/run: cannot create the output directory" train_s4 --out "$work/afile/run" --max-steps 2
+expect_status 2 "$work/afile/x: cannot create the output directory" \
+  $trm arc solve --checkpoint "$work/arcrun/final.safetensors" --task "$work/tasks/flip.json" --steps 2 --out "$work/afile/x"
+expect_status 2 "$work/afile/e: cannot create the output directory" \
+  $trm arc eval --checkpoint "$work/arcrun/final.safetensors" --data "$work/arc" --out "$work/afile/e"
+expect_status 2 "$work/afile/r.json" $trm report --entry "TRM-MLP,sudoku,$work/run/final.safetensors,$work/s4" --json "$work/afile/r.json"
+[[ $msg != *"report:   exact"* ]] || fail "report evaluated before finding that it cannot write its JSON"
+# A full disk under the metrics, and under stdout.
+mkdir -p "$work/full" && ln -s /dev/full "$work/full/metrics.jsonl"
+expect_status 2 "$work/full/metrics.jsonl: write failed (No space left on device)" train_s4 --out "$work/full" --max-steps 2
+set +e
+$trm eval --checkpoint "$work/run/final.safetensors" --data "$work/s4" --examples 4 > /dev/full 2> "$work/err"
+rc=$?
+set -e
+[[ $rc == 2 ]] && grep -q "standard output: write failed" "$work/err" || fail "eval into /dev/full exited $rc: $(cat "$work/err")"
+# Two trainings into one --out: the second is refused while the first runs, naming its pid.
+$trm train tiny-sudoku-mlp hidden_size=32 puzzle_emb_ndim=32 --data "$work/s4" --quiet --batch 16 --out "$work/busy" \
+  --max-steps 100000 > /dev/null 2>&1 &
+first=$!
+for _ in $(seq 100); do grep -q '"pid"' "$work/busy/.lock" 2>/dev/null && break; sleep 0.1; done
+expect_status 2 "run directory $work/busy is in use by pid $first on" train_s4 --out "$work/busy" --max-steps 100000
+kill -TERM "$first"
+wait "$first" || true
+# A stale lock file (no holder) and a stale temporary file of a killed save do not block.
+expect_status 0 "left by an interrupted save" bash -c "echo junk > '$work/busy/checkpoint.safetensors.tmp'; \
+  $trm train tiny-sudoku-mlp hidden_size=32 puzzle_emb_ndim=32 --data '$work/s4' --quiet --batch 16 --out '$work/busy' --max-steps 2 --no-resume"
+[[ ! -e $work/busy/checkpoint.safetensors.tmp ]] || fail "the stale temporary file is still there"
+# Divergence (lr = 1000): status 3, the message names the step, no final model.
+expect_status 3 "non-finite" train_s4 --out "$work/nan" --max-steps 60 --checkpoint-every 1 lr=1000 lr_warmup_steps=0
+[[ $msg == *"training stopped at step"* && ! -e $work/nan/final.safetensors ]] || fail "divergence: $msg"
+expect_status 3 "All 2 allowed skips" train_s4 --out "$work/nan2" --max-steps 60 --skip-nonfinite 2 lr=1000 lr_warmup_steps=0
+# trm eval of a model whose every weight is NaN (0xff bytes over the tensor data): status 3, not accuracy figures
+# that look fine.
+cp "$work/run/final.safetensors" "$work/nanmodel.safetensors"
+hdr=$(od -An -t u8 -N 8 "$work/nanmodel.safetensors" | tr -d ' ')
+size=$(stat -c %s "$work/nanmodel.safetensors")
+head -c $((size - 8 - hdr)) /dev/zero | tr '\0' '\377' | dd of="$work/nanmodel.safetensors" bs=1M seek=$((8 + hdr)) \
+  oflag=seek_bytes conv=notrunc status=none
+expect_status 3 "non-finite (NaN/Inf) on 8 of 8 examples" $trm eval --checkpoint "$work/nanmodel.safetensors" --data "$work/s4" --examples 8
+# Dataset output: a non-empty directory that holds no dataset is refused (--force writes anyway);
+# a directory holding a dataset is rebuilt in place.
+mkdir -p "$work/notes" && echo x > "$work/notes/readme.txt"
+expect_status 2 "not empty (readme.txt) and holds no trm dataset" \
+  $trm data generate sudoku --n 4 --train 20 --test 5 --out "$work/notes"
+expect_status 0 "" $trm data generate sudoku --n 4 --train 20 --test 5 --out "$work/notes" --force
+expect_status 0 "replacing the dataset" $trm data generate sudoku --n 4 --train 20 --test 5 --out "$work/notes"
+expect_status 2 "$work/afile/d: cannot create the output directory" $trm data generate maze --side 7 --min-path 5 \
+  --train 5 --test 2 --out "$work/afile/d"
 echo "cli_smoke: ok"

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <random>
 #include <string>
@@ -106,6 +107,34 @@ TEST_P(BackendOps, MemoryAllocCopyFill) {
     expect_near_vec("copy", dst.host(), v, 0.0);
     be().fill(dst.p(), 2.5f, n);
     expect_near_vec("fill", dst.host(), Vec(static_cast<std::size_t>(n), 2.5), 0.0);
+  }
+}
+
+// NaN and both infinities count, at the start, the end and across the parallel threshold of the
+// CPU kernel (65536); the largest finite float, the smallest denormal and -0 do not.
+TEST_P(BackendOps, CountNonfinite) {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  for (std::int64_t n : {1, 7, 1000, 70000}) {
+    std::mt19937 rng(static_cast<unsigned>(n));
+    std::vector<float> h(static_cast<std::size_t>(n));
+    std::normal_distribution<float> d(0.0f, 1.0f);
+    for (auto& x : h) x = d(rng);
+    DeviceBuffer a(be(), n);
+    be().from_host(h.data(), a.data(), n);
+    EXPECT_EQ(be().count_nonfinite(a.data(), n), 0) << "n = " << n;
+    h[0] = std::numeric_limits<float>::max();
+    if (n > 1) h[1] = std::numeric_limits<float>::denorm_min();
+    if (n > 2) h[2] = -0.0f;
+    be().from_host(h.data(), a.data(), n);
+    EXPECT_EQ(be().count_nonfinite(a.data(), n), 0) << "n = " << n;
+    const float bad[3] = {nan, inf, -inf};
+    for (std::size_t i = 0; i < h.size(); i += std::max<std::size_t>(1, h.size() / 5)) h[i] = bad[i % 3];
+    h.back() = nan;
+    std::int64_t want = 0;
+    for (float x : h) want += !std::isfinite(x);
+    be().from_host(h.data(), a.data(), n);
+    EXPECT_EQ(be().count_nonfinite(a.data(), n), want) << "n = " << n;
+    EXPECT_EQ(be().count_nonfinite(a.data(), 0), 0) << "an empty range";
   }
 }
 

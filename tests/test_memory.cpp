@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <limits>
 #include <string>
 
@@ -158,6 +159,7 @@ TEST(Memory, TrainingRefusesUpFrontWithTheBreakdown) {
   ScopedMemoryLimit limit("1M");
   expect_error([&] { train(o, test_util::cpu_backend()); },
                {"training this model with batch 8", "weights", "puzzle table", "activations", "optimizer", "available"});
+  EXPECT_FALSE(std::filesystem::exists(o.out_dir)) << "a run that cannot fit writes nothing";
 }
 
 // The limits, each refused with its range (docs/RELIABILITY.md).

@@ -79,6 +79,7 @@ class CpuBackend final : public Backend {
     if (n) std::memmove(d, s, static_cast<std::size_t>(n) * sizeof(float));
   }
   void fill(float* p, float value, std::int64_t n) override { k::fill(p, value, n); }
+  std::int64_t count_nonfinite(const float* x, std::int64_t n) override { return k::count_nonfinite(x, n); }
   void broadcast_rows(const float* row, float* dst, const std::uint8_t* mask, int groups,
                       std::int64_t rows_per_group, int width) override {
     k::broadcast_rows(row, dst, mask, groups, rows_per_group, width);

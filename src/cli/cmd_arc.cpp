@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "io/atomic_file.h"
+#include "io/output_path.h"
 #include "trm/arc/eval.h"
 #include "trm/arc/solve.h"
 #include "trm/train/checkpoint.h"
@@ -16,8 +17,8 @@
 namespace trm::cli {
 namespace {
 
+// dir was prepared (created, proven writable) before the work started.
 void write_json(const std::string& dir, const std::string& name, const nlohmann::ordered_json& j) {
-  std::filesystem::create_directories(dir);
   data::write_text_file((std::filesystem::path(dir) / name).string(), j.dump() + "\n");
 }
 
@@ -40,6 +41,10 @@ void add_eval(CLI::App& arc, Action& action) {
   cmd->add_flag("--raw-weights", raw, "Use the raw weights instead of the EMA weights");
   cmd->callback([&action] {
     action = [] {
+      // Before the votes are collected (which can take hours), not after.
+      data::prepare_output_dir(out);
+      if (o.batch < 1) throw Error("--batch must be >= 1 (got " + std::to_string(o.batch) + ")");
+      if (o.max_examples < 0) throw Error("--examples must be >= 0 (got " + std::to_string(o.max_examples) + ")");
       const data::Dataset test = data::read_split(data_dir, "test");
       const std::vector<std::string> names = data::read_identifiers(data_dir);
       const auto tasks = data::read_arc_test_puzzles((std::filesystem::path(data_dir) / "test_puzzles.json").string());
@@ -92,6 +97,7 @@ void add_solve(CLI::App& arc, Action& action) {
   cmd->callback([&action] {
     action = [] {
       o.init = arc_row_init_from_string(init);
+      data::prepare_output_dir(out);  // before the test-time training, not after it
       const data::ArcTask task = data::read_arc_task_file(task_file);
       auto be = make_backend(backend);
       auto model = load_model_from_checkpoint(ckpt, *be, !raw);

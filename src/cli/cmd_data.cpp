@@ -2,10 +2,13 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "cli/puzzle_text.h"
+#include "io/atomic_file.h"
+#include "io/output_path.h"
 #include "trm/data/dataset.h"
 #include "trm/io/download.h"
 #include "trm/data/maze.h"
@@ -31,6 +34,38 @@ double since(std::chrono::steady_clock::time_point t0) {
 
 }  // namespace
 
+std::unique_ptr<data::RunLock> claim_dataset_dir(const std::string& out, bool force) {
+  namespace fs = std::filesystem;
+  const std::vector<std::string> entries = data::directory_entries(out, {".lock"});
+  std::error_code ec;
+  const bool dataset = fs::exists(fs::path(out) / "train" / "dataset.json", ec) ||
+                       fs::exists(fs::path(out) / "test" / "dataset.json", ec) ||
+                       fs::exists(fs::path(out) / "identifiers.json", ec);
+  if (!entries.empty() && !dataset && !force) {
+    std::string some;
+    for (std::size_t i = 0; i < entries.size() && i < 3; ++i) some += (i ? ", " : "") + entries[i];
+    if (entries.size() > 3) some += ", ...";
+    throw Error(out + ": the output directory is not empty (" + some +
+                ") and holds no trm dataset; choose a new or empty directory, or pass --force to write into it");
+  }
+  data::prepare_output_dir(out);
+  auto lock = std::make_unique<data::RunLock>(out, "dataset directory");
+  // Temporary files of a write that a crash interrupted (the builders write every file through
+  // write_file_atomically: NAME.tmp renamed to NAME), in the places the builders write to.
+  for (const fs::path& dir : {fs::path(out), fs::path(out) / "train", fs::path(out) / "test"}) {
+    for (const std::string& name : data::directory_entries(dir.string())) {
+      const std::string suffix = ".tmp";
+      if (name.size() <= suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+      const std::string target = (dir / name.substr(0, name.size() - suffix.size())).string();
+      if (target.ends_with(".npy") || target.ends_with(".json"))
+        if (data::remove_stale_temp(target))
+          std::fprintf(stderr, "trm data: removed %s, left by an interrupted write\n", data::atomic_temp_path(target).c_str());
+    }
+  }
+  if (dataset) std::fprintf(stderr, "trm data: replacing the dataset in %s\n", out.c_str());
+  return lock;
+}
+
 void add_data_commands(CLI::App& app, Action& action) {
   auto* data_cmd = app.add_subcommand("data", "Make datasets in the reference's layout: generate, build from CSV, download");
   data_cmd->require_subcommand(1);
@@ -39,6 +74,8 @@ void add_data_commands(CLI::App& app, Action& action) {
   auto* gen = data_cmd->add_subcommand("generate", "Generate puzzles with verified solutions");
   gen->require_subcommand(1);
   static std::string out;
+  static bool force = false;
+  static const char* kForceHelp = "Write into a non-empty --out that holds no trm dataset (files of the same names are replaced)";
   static data::SudokuGenerateOptions sg;
   auto* gs = gen->add_subcommand("sudoku", "n x n Sudoku (n = 4, 6, 9) with a unique solution each");
   gs->add_option("--out", out, "Output dataset directory")->required();
@@ -48,8 +85,10 @@ void add_data_commands(CLI::App& app, Action& action) {
   gs->add_option("--test", sg.num_test, "Test puzzles (disjoint from training)")->capture_default_str();
   gs->add_option("--aug", sg.num_aug, "Augmented versions per training puzzle (digit/row/column shuffles)")->capture_default_str();
   gs->add_option("--seed", sg.seed, "Seed")->capture_default_str();
+  gs->add_flag("--force", force, kForceHelp);
   gs->callback([&action] {
     action = [] {
+      const auto lock = claim_dataset_dir(out, force);
       const auto t0 = std::chrono::steady_clock::now();
       const auto d = data::generate_sudoku_dataset(out, sg);
       report(out, d, since(t0));
@@ -70,8 +109,10 @@ void add_data_commands(CLI::App& app, Action& action) {
   gm->add_option("--test", mg.num_test, "Test mazes")->capture_default_str();
   gm->add_flag("--aug", mg.aug, "Add the 8 dihedral transforms of each training maze");
   gm->add_option("--seed", mg.seed, "Seed")->capture_default_str();
+  gm->add_flag("--force", force, kForceHelp);
   gm->callback([&action] {
     action = [] {
+      const auto lock = claim_dataset_dir(out, force);
       const auto t0 = std::chrono::steady_clock::now();
       const auto d = data::generate_maze_dataset(out, mg);
       report(out, d, since(t0));
@@ -98,8 +139,10 @@ void add_data_commands(CLI::App& app, Action& action) {
   bs->add_option("--num-aug", sb.num_aug, "Augmentations per training puzzle")->capture_default_str();
   bs->add_option("--min-difficulty", min_difficulty, "Drop rows rated below this (-1 = keep all)")->capture_default_str();
   bs->add_option("--seed", sb.seed, "Seed (the reference's builder is unseeded)")->capture_default_str();
+  bs->add_flag("--force", force, kForceHelp);
   bs->callback([&action] {
     action = [] {
+      const auto lock = claim_dataset_dir(out, force);
       if (subsample > 0) sb.subsample_size = subsample;
       if (min_difficulty >= 0) sb.min_difficulty = min_difficulty;
       const auto t0 = std::chrono::steady_clock::now();
@@ -117,8 +160,10 @@ void add_data_commands(CLI::App& app, Action& action) {
   bm->add_flag("--aug", mb.aug, "Add the 8 dihedral transforms of each training maze (the reference default is off)");
   bm->add_option("--subsample-size", subsample, "Keep this many training mazes (0 = all)")->capture_default_str();
   bm->add_option("--seed", mb.seed, "Seed for the subsample")->capture_default_str();
+  bm->add_flag("--force", force, kForceHelp);
   bm->callback([&action] {
     action = [] {
+      const auto lock = claim_dataset_dir(out, force);
       if (subsample > 0) mb.subsample_size = subsample;
       const auto t0 = std::chrono::steady_clock::now();
       const auto d = data::build_maze_dataset(train_csv, test_csv, out, mb);
@@ -161,6 +206,7 @@ void add_data_commands(CLI::App& app, Action& action) {
   dl->add_option("--out", dest, "Directory; files go to <out>/<name>/")->capture_default_str();
   dl->callback([&action] {
     action = [] {
+      data::prepare_output_dir(dest);  // before anything is fetched
       for (const auto& p : data::download_dataset(dest, name)) std::printf("%s\n", p.c_str());
       return 0;
     };

@@ -15,7 +15,7 @@ void add_data_build_arc_command(CLI::App& build, Action& action) {
     d.test_set = "evaluation";
     return d;
   }();
-  static bool count_only = false;
+  static bool count_only = false, force = false;
   auto* cmd = build.add_subcommand(
       "arc", "ARC-AGI (docs/REFERENCE.md §6.4): augmented versions with their own puzzle ids; the test set's test outputs held out");
   cmd->add_option("--source", source,
@@ -27,10 +27,13 @@ void add_data_build_arc_command(CLI::App& build, Action& action) {
   cmd->add_option("--aug", o.num_aug, "Augmented versions per task (fewer when the task has fewer distinct ones)")->capture_default_str();
   cmd->add_option("--seed", o.seed, "Seed")->capture_default_str();
   cmd->add_flag("--count-only", count_only, "Only count puzzle ids and examples; encode and write nothing");
+  cmd->add_flag("--force", force, "Write into a non-empty --out that holds no trm dataset (files of the same names are replaced)");
   cmd->callback([&action] {
     action = [] {
       if (!count_only && out.empty()) throw Error("--out is required unless --count-only is given");
       o.write = !count_only;
+      std::unique_ptr<data::RunLock> lock;
+      if (o.write) lock = claim_dataset_dir(out, force);
       const data::ArcBuildStats s = data::build_arc_dataset(source, out, o);
       const nlohmann::ordered_json j = {{"out", out},
                                         {"tasks", s.tasks},

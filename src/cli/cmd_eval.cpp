@@ -28,6 +28,8 @@ void add_eval_command(CLI::App& app, Action& action) {
   cmd->callback([&action] {
     action = [] {
       o.halting = halting_from_string(halting);
+      if (o.batch < 1) throw Error("--batch must be >= 1 (got " + std::to_string(o.batch) + ")");
+      if (o.max_examples < 0) throw Error("--examples must be >= 0 (got " + std::to_string(o.max_examples) + ")");
       auto be = make_backend(backend);
       auto model = load_model_from_checkpoint(ckpt, *be, !raw);
       const data::Dataset ds = data::read_split(data_dir, split);
@@ -41,8 +43,16 @@ void add_eval_command(CLI::App& app, Action& action) {
       std::fprintf(stderr, "\n");
       const nlohmann::json j = {{"n", r.n}, {"exact_accuracy", r.exact_accuracy}, {"cell_accuracy", r.cell_accuracy},
                                 {"avg_steps", r.avg_steps}, {"halting", to_string(r.halting)}, {"seconds", r.seconds},
-                                {"q_halt_accuracy", r.q_halt_accuracy}, {"exact_by_step", r.exact_by_step}};
+                                {"q_halt_accuracy", r.q_halt_accuracy}, {"exact_by_step", r.exact_by_step},
+                                {"nonfinite", r.nonfinite}};
       std::printf("%s\n", j.dump().c_str());
+      if (r.nonfinite > 0) {
+        // The numbers above count those examples as wrong, but a model that computes NaN or Inf
+        // is broken, not merely inaccurate: say so, and exit with the numerical-fault status.
+        std::fprintf(stderr, "trm: error: %s: the model's outputs were non-finite (NaN/Inf) on %lld of %lld examples\n",
+                     ckpt.c_str(), static_cast<long long>(r.nonfinite), static_cast<long long>(r.n));
+        return 3;
+      }
       return 0;
     };
   });

@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "io/atomic_file.h"
 #include "io/json_file.h"
+#include "io/output_path.h"
 #include <chrono>
 #include <filesystem>
 
@@ -75,6 +76,9 @@ void add_report_command(CLI::App& app, Action& action) {
       if (!entries_file.empty()) list = read_report_entries(entries_file);
       for (const auto& s : entries) list.push_back(parse_report_entry(s));
       if (list.empty()) throw Error("report: give at least one --entry or an --entries file");
+      // The files are written after every evaluation: check that they can be, first.
+      if (!json_out.empty()) data::check_output_file(json_out);
+      if (!md_out.empty()) data::check_output_file(md_out);
       o.halting = halting_from_string(halting);
       const auto be = make_backend(backend);
       Report report;

@@ -33,7 +33,11 @@ void add_train_command(CLI::App& app, Action& action) {
   cmd->add_option("--stop-after", o.stop_after, "Stop after N steps of this invocation (with a checkpoint); rerun to resume")->capture_default_str();
   static double budget_min = 0;
   cmd->add_option("--time-budget", budget_min, "Minutes; then evaluate, checkpoint and stop (rerun to continue)")->capture_default_str();
-  cmd->add_option("--log-every", o.log_every, "Steps between metrics lines")->capture_default_str();
+  cmd->add_option("--log-every", o.log_every, "Steps between metrics lines (>= 1)")->capture_default_str();
+  cmd->add_option("--skip-nonfinite", o.skip_nonfinite,
+                  "Skip up to N steps whose loss or gradients are NaN/Inf (no update; weights, optimizer and EMA unchanged) "
+                  "before stopping; 0 = stop at the first (exit status 3, the last good checkpoint kept)")
+      ->capture_default_str();
   add_backend_option(cmd, backend);
   cmd->add_flag("--no-resume", no_resume, "Start over even if --out holds a checkpoint");
   cmd->add_flag("--quiet", quiet, "No progress line");
@@ -45,8 +49,17 @@ void add_train_command(CLI::App& app, Action& action) {
       o.progress = !quiet;
       o.time_budget_s = budget_min * 60;
       const auto be = make_backend(backend);
-      const TrainSummary s = train(o, *be);
+      TrainSummary s;
+      try {
+        s = train(o, *be);
+      } catch (const NumericalFault& e) {
+        // Its own status, so that a script can tell a diverged run (retry with another lr) from
+        // bad input (status 2); docs/RELIABILITY.md.
+        std::fprintf(stderr, "trm: error: %s\n", e.what());
+        return 3;
+      }
       nlohmann::json j = {{"steps", s.steps}, {"seconds", s.seconds}, {"out", o.out_dir}, {"stopped_by_time", s.stopped_by_time}};
+      if (s.skipped_steps > 0) j["skipped_nonfinite"] = s.skipped_steps;
       if (s.evaluated)
         j.update({{"exact_accuracy", s.last_eval.exact_accuracy}, {"cell_accuracy", s.last_eval.cell_accuracy},
                   {"eval_n", s.last_eval.n}});

@@ -2,9 +2,11 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "io/run_lock.h"
 #include "trm/backend/backend.h"
 #include "trm/model/config.h"
 
@@ -25,6 +27,12 @@ void add_report_command(CLI::App& app, Action& action);
 // --backend NAME on a command that computes (default "cpu"); the name is checked when the command
 // runs, by make_backend(), whose error names the backends this build has.
 void add_backend_option(CLI::App* cmd, std::string& name);
+
+// A dataset command's --out, checked before any work (cmd_data.cpp): created and proven
+// writable; locked for the command's lifetime (two builds into one directory would mix their
+// files); a non-empty directory that holds no trm dataset is refused unless `force`; temporary
+// files of an interrupted earlier write are removed. The returned lock is held until destroyed.
+std::unique_ptr<data::RunLock> claim_dataset_dir(const std::string& out, bool force);
 
 // "PRESET key=value ..." (the preset optional: without one the overrides apply to the configs as
 // passed in) into configs, then validates them; throws trm::Error.

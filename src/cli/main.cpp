@@ -1,5 +1,7 @@
 // trm command-line entry point: dispatches to the subcommands in src/cli/cmd_*.cpp.
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 
 #include "cli/commands.h"
@@ -29,7 +31,13 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   try {
-    return action ? action() : 0;
+    const int status = action ? action() : 0;
+    // What a command prints on stdout is a result (JSON lines, tables): a write error there (a
+    // full disk behind a redirection) must not end in status 0 with the result lost.
+    errno = 0;
+    if (std::fflush(stdout) != 0 || std::ferror(stdout))
+      throw trm::Error(std::string("standard output: write failed (") + std::strerror(errno ? errno : EIO) + ")");
+    return status;
   } catch (const trm::Error& e) {
     // Bad input (a file, a config, a shape): the message names it; status 2 (tests/cli_smoke.sh).
     std::fprintf(stderr, "trm: error: %s\n", e.what());

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 #include "data/collate.h"
 #include "trm/train/act.h"
@@ -76,6 +77,8 @@ EvalResult evaluate(TrmModel& model, const data::Dataset& split, const EvalOptio
   std::vector<std::uint8_t> exact_at_stop(static_cast<std::size_t>(B));
   std::vector<std::int32_t> correct_at_stop(static_cast<std::size_t>(B)), valid(static_cast<std::size_t>(B));
   std::vector<float> q_at_stop(static_cast<std::size_t>(B));
+  std::vector<std::uint8_t> finite_at_stop(static_cast<std::size_t>(B));
+  const std::int64_t row_logits = static_cast<std::int64_t>(c.seq_len) * c.vocab_size;
   LossResult lr;  // reused by every step
   EvalResult r;
   r.halting = opt.halting;
@@ -90,10 +93,16 @@ EvalResult evaluate(TrmModel& model, const data::Dataset& split, const EvalOptio
       batches.carry().forward(batch);
       model.loss(batch, 1, false, lr);
       be.to_host(model.q(), q.data(), 2 * n);
+      // One pass over the batch's logits; per example only when something is off (rare).
+      const bool all_finite = be.count_nonfinite(model.logits(), n * row_logits) == 0;
       for (int b = 0; b < n; ++b) {
         if (stop_step[b]) continue;  // a stopped example keeps the answer it stopped with
-        exact_at_stop[b] = static_cast<std::uint8_t>(lr.seq_correct[b]);
-        correct_at_stop[b] = lr.correct[b];
+        const bool finite = std::isfinite(q[2 * b]) && std::isfinite(q[2 * b + 1]) &&
+                            (all_finite || be.count_nonfinite(model.logits() + b * row_logits, row_logits) == 0);
+        finite_at_stop[b] = finite;
+        // The argmax of non-finite logits means nothing: such an answer counts as wrong.
+        exact_at_stop[b] = static_cast<std::uint8_t>(finite && lr.seq_correct[b]);
+        correct_at_stop[b] = finite ? lr.correct[b] : 0;
         valid[b] = lr.valid[b];
         q_at_stop[b] = q[2 * b];
         if (s == T || (opt.halting == Halting::kAdaptive && halt_signal(c, q.data() + 2 * b))) {
@@ -112,7 +121,10 @@ EvalResult evaluate(TrmModel& model, const data::Dataset& split, const EvalOptio
       cells_ok += correct_at_stop[b];
       cells += valid[b];
       steps += stop_step[b];
-      q_ok += (q_at_stop[b] >= 0.0f) == (exact_at_stop[b] != 0);  // as the reference's metric, docs/REFERENCE.md §4
+      // As the reference's metric (docs/REFERENCE.md §4), except that a non-finite output is never
+      // right: NaN >= 0 is false, which would score every wrong NaN answer as a correct prediction.
+      q_ok += finite_at_stop[b] && (q_at_stop[b] >= 0.0f) == (exact_at_stop[b] != 0);
+      r.nonfinite += !finite_at_stop[b];
     }
     if (progress) progress(batches.begin() + n, total);
   }

@@ -15,8 +15,20 @@ void write_bytes(std::FILE* f, const void* data, std::size_t n, const std::strin
     throw Error(path + ": write failed (" + std::strerror(errno) + ")");
 }
 
+std::string atomic_temp_path(const std::string& path) { return path + ".tmp"; }
+
+bool remove_stale_temp(const std::string& path) {
+  const std::string tmp = atomic_temp_path(path);
+  std::error_code ec;
+  const auto st = std::filesystem::symlink_status(tmp, ec);
+  if (!std::filesystem::is_regular_file(st)) return false;  // absent (or not ours to remove)
+  if (!std::filesystem::remove(tmp, ec) || ec)
+    throw Error(tmp + ": cannot remove this temporary file of an interrupted save (" + ec.message() + ")");
+  return true;
+}
+
 void write_file_atomically(const std::string& path, const std::function<void(std::FILE*)>& body) {
-  const std::string tmp = path + ".tmp";
+  const std::string tmp = atomic_temp_path(path);
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
   if (f == nullptr) throw Error(path + ": cannot open " + tmp + " for writing (" + std::strerror(errno) + ")");
   try {

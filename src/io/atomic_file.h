@@ -15,6 +15,15 @@ namespace trm::data {
 // for every file trm writes (npy, csv, JSON, safetensors checkpoints).
 void write_file_atomically(const std::string& path, const std::function<void(std::FILE*)>& body);
 
+// The temporary file write_file_atomically(path) writes before renaming it over path.
+std::string atomic_temp_path(const std::string& path);
+
+// Removes the temporary file of path left by an interrupted write_file_atomically (the process
+// was killed between opening it and renaming it); returns whether there was one. Only for a path
+// no other process can be writing at the time (the trainer holds its run directory's lock).
+// Throws trm::Error when it exists and cannot be removed.
+bool remove_stale_temp(const std::string& path);
+
 // Throws trm::Error naming path when fewer than n bytes could be written.
 void write_bytes(std::FILE* f, const void* data, std::size_t n, const std::string& path);
 

@@ -58,6 +58,8 @@ void bias_grad(const T* dy, T* dbias, int rows, int cols);
 // ---- rows -------------------------------------------------------------------------------------
 template <class T>
 void fill(T* p, T value, std::int64_t n);
+// The number of NaN and +-Inf among x[0..n) (float only: the trainer's finiteness guard).
+std::int64_t count_nonfinite(const float* x, std::int64_t n);
 // out[i, :] = table[ids[i], :] for i < n (ids are host values, already range-checked).
 template <class T>
 void gather_rows(const T* table, const std::int32_t* ids, T* out, int n, int width);

@@ -1,6 +1,9 @@
 #include "trm/train/checkpoint.h"
 
+#include <cstdint>
 #include <vector>
+
+#include "trm/data/dataset.h"
 
 namespace trm {
 namespace {
@@ -94,8 +97,30 @@ Checkpoint Checkpoint::read(const std::string& path) {
   } catch (const std::exception& e) {
     throw Error(path + ": unreadable checkpoint metadata (" + e.what() + ")");
   }
-  if (!ck.contents_.config.contains("model")) throw Error(path + ": checkpoint metadata has no model config");
+  if (!ck.contents_.config.is_object() || !ck.contents_.config.contains("model") ||
+      !ck.contents_.config.at("model").is_object())
+    throw Error(path + ": checkpoint metadata has no model config (\"config\" must be an object with a \"model\" object)");
+  if (!ck.contents_.state.is_object())
+    throw Error(path + ": metadata key \"state\" must be a JSON object (got " + ck.contents_.state.type_name() + ")");
   return ck;
+}
+
+const nlohmann::json& Checkpoint::state_at(const std::string& key) const {
+  const auto it = contents_.state.find(key);
+  if (it == contents_.state.end()) throw Error(file_.path() + ": metadata key \"" + key + "\" is missing");
+  return *it;
+}
+
+std::int64_t Checkpoint::state_count(const std::string& key) const {
+  const nlohmann::json& v = state_at(key);
+  const bool ok = v.is_number_unsigned() ? v.get<std::uint64_t>() <= static_cast<std::uint64_t>(INT64_MAX)
+                                         : v.is_number_integer() && v.get<std::int64_t>() >= 0;
+  if (!ok) {
+    std::string got = v.dump();
+    if (got.size() > 60) got = got.substr(0, 60) + "...";
+    throw Error(file_.path() + ": metadata key \"" + key + "\" must be a non-negative integer (got " + got + ")");
+  }
+  return v.get<std::int64_t>();
 }
 
 ModelConfig Checkpoint::model_config() const {
@@ -122,23 +147,42 @@ void Checkpoint::load_train_state(TrmModel& model, TrmOptimizer& optimizer, ActC
   if (!has_train_state()) throw Error(file_.path() + ": has no optimizer state (an export, not a training checkpoint)");
   Backend& be = model.backend();
   const ModelConfig& c = model.config();
+  const std::int64_t optimizer_step = state_count("optimizer_step");
+  const std::int64_t B = carry.batch(), L = c.total_len(), D = c.hidden_size;
+  if (!file_.has("carry.z_H")) throw Error(file_.path() + ": has no ACT carry");
+  if (file_.entry("carry.z_H").shape != std::vector<std::int64_t>{B, L, D})
+    throw Error(file_.path() + ": the saved carry is for another batch size (resume with the same global_batch)");
+  auto inputs = file_.ints("carry.inputs", {B, c.seq_len});
+  auto labels = file_.ints("carry.labels", {B, c.seq_len});
+  auto ids = file_.ints("carry.puzzle_ids", {B});
+  auto steps = file_.ints("carry.steps", {B});
+  const auto halted = file_.ints("carry.halted", {B});
+  // Every value in range before anything is used: the model indexes its embedding tables with
+  // these (a token id past the vocabulary would read outside them).
+  auto check = [&](const std::vector<std::int32_t>& v, const char* name, std::int32_t lo, std::int32_t hi, bool allow_ignore) {
+    for (std::size_t i = 0; i < v.size(); ++i)
+      if ((v[i] < lo || v[i] > hi) && !(allow_ignore && v[i] == data::kIgnoreLabel))
+        throw Error(file_.path() + ": tensor " + name + " holds " + std::to_string(v[i]) + " at element " +
+                    std::to_string(i) + ", outside [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                    "] for this model config");
+  };
+  check(inputs, "carry.inputs", 0, c.vocab_size - 1, false);
+  check(labels, "carry.labels", 0, c.vocab_size - 1, true);
+  check(ids, "carry.puzzle_ids", 0, static_cast<std::int32_t>(c.num_puzzle_identifiers - 1), false);
+  check(steps, "carry.steps", 0, c.halt_max_steps, false);
+  check(halted, "carry.halted", 0, 1, false);
   load_model(model, false);
   for (const auto& p : model.param_table()) upload(be, file_.floats("ema." + p.name, p.shape), optimizer.ema() + p.offset);
   const std::int64_t n = model.flat_size();
   upload(be, file_.floats("optim.m", {n}), optimizer.adam_m());
   upload(be, file_.floats("optim.v", {n}), optimizer.adam_v());
-  optimizer.set_step_count(contents_.state.value("optimizer_step", std::int64_t{0}));
-  const std::int64_t B = carry.batch(), L = c.total_len(), D = c.hidden_size;
-  if (!file_.has("carry.z_H")) throw Error(file_.path() + ": has no ACT carry");
-  if (file_.entry("carry.z_H").shape != std::vector<std::int64_t>{B, L, D})
-    throw Error(file_.path() + ": the saved carry is for another batch size (resume with the same global_batch)");
+  optimizer.set_step_count(optimizer_step);
   upload(be, file_.floats("carry.z_H", {B, L, D}), carry.z_H());
   upload(be, file_.floats("carry.z_L", {B, L, D}), carry.z_L());
-  carry.inputs() = file_.ints("carry.inputs", {B, c.seq_len});
-  carry.labels() = file_.ints("carry.labels", {B, c.seq_len});
-  carry.puzzle_ids() = file_.ints("carry.puzzle_ids", {B});
-  carry.steps_mut() = file_.ints("carry.steps", {B});
-  const auto halted = file_.ints("carry.halted", {B});
+  carry.inputs() = std::move(inputs);
+  carry.labels() = std::move(labels);
+  carry.puzzle_ids() = std::move(ids);
+  carry.steps_mut() = std::move(steps);
   carry.halted_mut().assign(halted.begin(), halted.end());
 }
 

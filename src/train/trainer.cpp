@@ -4,11 +4,15 @@
 #include <csignal>
 #include <chrono>
 #include <cmath>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
+#include <utility>
 
 #include "io/atomic_file.h"
+#include "io/output_path.h"
+#include "io/run_lock.h"
 #include "trm/model/memory.h"
 #include "trm/train/checkpoint.h"
 #include "trm/train/trainer.h"
@@ -30,7 +34,30 @@ nlohmann::json to_json(const TrainOptions& o) {
           {"eval_batch", o.eval.batch},
           {"eval_max_examples", o.eval.max_examples},
           {"eval_halting", to_string(o.eval.halting)},
-          {"time_budget_s", o.time_budget_s}};
+          {"time_budget_s", o.time_budget_s},
+          {"skip_nonfinite", o.skip_nonfinite}};
+}
+
+void TrainOptions::validate() const {
+  auto at_least = [](const char* name, double v, double min) {
+    if (!(v >= min)) {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%g", v);
+      throw Error(std::string(name) + " must be >= " + std::to_string(static_cast<long long>(min)) + " (got " + buf + ")");
+    }
+  };
+  at_least("global_batch (--batch)", global_batch, 1);
+  at_least("micro_batch (--micro-batch)", micro_batch, 0);
+  at_least("log_every (--log-every)", log_every, 1);
+  at_least("max_steps (--max-steps)", static_cast<double>(max_steps), 0);
+  at_least("checkpoint_every (--checkpoint-every)", static_cast<double>(checkpoint_every), 0);
+  at_least("stop_after (--stop-after)", static_cast<double>(stop_after), 0);
+  at_least("skip_nonfinite (--skip-nonfinite)", static_cast<double>(skip_nonfinite), 0);
+  at_least("time_budget_s (--time-budget)", time_budget_s, 0);
+  at_least("eval batch (--eval-batch)", eval.batch, 1);
+  at_least("eval max_examples (--eval-examples)", static_cast<double>(eval.max_examples), 0);
+  if (!(epochs > 0) || !std::isfinite(epochs)) throw Error("epochs (--epochs) must be > 0 (got " + std::to_string(epochs) + ")");
+  if (!std::isfinite(time_budget_s)) throw Error("time_budget_s (--time-budget) must be finite");
 }
 
 namespace {
@@ -124,17 +151,21 @@ std::int64_t eval_every_for(const TrainOptions& opt, const data::Dataset& train_
       1, static_cast<std::int64_t>(opt.eval_interval * examples_per_epoch(train_set) / opt.global_batch));
 }
 
-// Creates the run directory (before the model is built, so a bad --out fails fast) and names its
-// checkpoint.
+const TrainOptions& validated(const TrainOptions& o) {
+  o.validate();
+  return o;
+}
+
+// Creates the run directory and proves it writable (before the model is built, so a bad --out
+// fails fast, with a trm::Error naming it), and names its checkpoint.
 std::string checkpoint_path_in(const std::string& out_dir) {
-  fs::create_directories(out_dir);
+  data::prepare_output_dir(out_dir);
   return (fs::path(out_dir) / "checkpoint.safetensors").string();
 }
 
 // The whole run's memory, checked before its first allocation (docs/RELIABILITY.md): a config
 // too large for the machine stops here with what it needs rather than in std::bad_alloc later.
-const ModelConfig& memory_checked(const ModelConfig& mc, const TrainOptions& opt, int micro, bool has_test,
-                                  Backend& be) {
+ModelConfig memory_checked(ModelConfig mc, const TrainOptions& opt, int micro, bool has_test, Backend& be) {
   const int eval_batch = has_test ? std::max(1, opt.eval.batch) : 1;
   const MemoryEstimate m = estimate_training_memory(mc, be, opt.global_batch, micro, eval_batch);
   const std::int64_t avail = memory_available(be);
@@ -143,6 +174,13 @@ const ModelConfig& memory_checked(const ModelConfig& mc, const TrainOptions& opt
                 std::to_string(micro) + ") needs " + m.describe() + " of memory, " + format_gib(avail) +
                 " available on " + be.name() + "; use a smaller --batch / --micro-batch or model");
   return mc;
+}
+
+std::string format_value(double v) {
+  if (std::isnan(v)) return "nan";  // not printf's "-nan": the sign of a NaN means nothing
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
 }
 
 // The optimizer snapshots the parameters it is built on (its EMA starts from them), so the model
@@ -167,32 +205,46 @@ StepMetrics& StepMetrics::operator+=(const StepMetrics& o) {
   return *this;
 }
 
-// Appends one JSON object per line; flushed every line so a crash loses nothing.
+// Appends one JSON object per line; flushed every line so a crash loses nothing. Every write is
+// checked: a full disk or an I/O error stops the run with a trm::Error naming the file, rather
+// than a run that "succeeds" with its metrics lost.
 class Trainer::JsonlLog {
  public:
-  explicit JsonlLog(const std::string& path) : f_(path, std::ios::app) {
-    if (!f_) throw Error(path + ": cannot open for appending");
+  explicit JsonlLog(std::string path) : path_(std::move(path)), f_(std::fopen(path_.c_str(), "a")) {
+    if (!f_) throw Error(path_ + ": cannot open for appending (" + std::strerror(errno) + ")");
   }
-  void write(const nlohmann::json& j) { f_ << j.dump() << '\n' << std::flush; }
+  ~JsonlLog() { std::fclose(f_); }
+  JsonlLog(const JsonlLog&) = delete;
+  JsonlLog& operator=(const JsonlLog&) = delete;
+  void write(const nlohmann::json& j) {
+    // NaN and infinities become null (JSON has no spelling for them); bad UTF-8 is replaced.
+    const std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    errno = 0;
+    if (std::fwrite(line.data(), 1, line.size(), f_) != line.size() || std::fflush(f_) != 0)
+      throw Error(path_ + ": write failed (" + std::strerror(errno ? errno : EIO) + ")");
+  }
 
  private:
-  std::ofstream f_;
+  std::string path_;
+  std::FILE* f_;
 };
 
 Trainer::Trainer(const TrainOptions& options, Backend& backend)
-    : opt_(options),
+    : opt_(validated(options)),
       be_(backend),
       t_start_(std::chrono::steady_clock::now()),
       micro_(checked_micro_batch(opt_)),
       train_set_(data::read_split(opt_.data_dir, "train")),
       has_test_(fs::exists(fs::path(opt_.data_dir) / "test" / "dataset.json")),
       test_set_(has_test_ ? data::read_split(opt_.data_dir, "test") : data::Dataset{}),
-      mc_(model_config_for(opt_, train_set_)),
+      // Before the run directory is made: a run that cannot fit writes nothing.
+      mc_(memory_checked(model_config_for(opt_, train_set_), opt_, micro_, has_test_, be_)),
       oc_(optim_config_for(opt_, train_set_)),
       eval_every_(eval_every_for(opt_, train_set_)),
       ckpt_path_(checkpoint_path_in(opt_.out_dir)),
+      lock_(std::make_unique<data::RunLock>(opt_.out_dir)),
       config_({{"model", mc_}, {"optim", oc_}, {"train", to_json(opt_)}}),
-      model_(memory_checked(mc_, opt_, micro_, has_test_, be_), be_),
+      model_(mc_, be_),
       optimizer_(initialized(model_, opt_.seed, micro_), oc_),
       carry_(model_, opt_.global_batch),
       sampler_(train_set_, {opt_.global_batch, opt_.seed, std::max(1, static_cast<int>(opt_.eval_interval))}),
@@ -206,6 +258,13 @@ Trainer::Trainer(const TrainOptions& options, Backend& backend)
       valid_(correct_.size()),
       seq_ok_(correct_.size()),
       row_grads_(be_, std::max<std::int64_t>(1, static_cast<std::int64_t>(opt_.global_batch) * mc_.puzzle_emb_ndim)) {
+  // Temporary files of a save that a crash or kill -9 interrupted: never read (the complete
+  // previous file is still under its name), so removed. Safe only because lock_ is held.
+  for (const char* name : {"checkpoint.safetensors", "final.safetensors", "config.json"}) {
+    const std::string path = (fs::path(opt_.out_dir) / name).string();
+    if (data::remove_stale_temp(path))
+      std::fprintf(stderr, "trm train: removed %s, left by an interrupted save\n", data::atomic_temp_path(path).c_str());
+  }
   if (opt_.resume && fs::exists(ckpt_path_)) resume();
   // After resuming, so a checkpoint of another config is refused before config.json changes.
   data::write_text_file((fs::path(opt_.out_dir) / "config.json").string(), config_.dump(2) + "\n");
@@ -218,11 +277,31 @@ void Trainer::resume() {
   const Checkpoint ck = Checkpoint::read(ckpt_path_);
   if (ck.contents().config.at("model") != config_.at("model"))
     throw Error(ckpt_path_ + ": was written with another model config; use a new --out directory or --no-resume");
+  // Every key read through the checked accessors (a missing key or a wrong type is a trm::Error
+  // naming the file and the key), and the counters checked against each other and this run's
+  // length before anything is loaded.
+  const std::int64_t step = ck.state_count("step");
+  const std::int64_t optimizer_step = ck.state_count("optimizer_step");
+  // Absent in checkpoints written before the numerical guard existed: nothing was skipped then.
+  const std::int64_t skipped = ck.contents().state.contains("skipped_nonfinite") ? ck.state_count("skipped_nonfinite") : 0;
+  if (step > oc_.total_steps)
+    throw Error(ckpt_path_ + ": is at step " + std::to_string(step) + ", beyond this run's " + std::to_string(oc_.total_steps) +
+                " steps; raise --max-steps / --epochs, or start over with --no-resume");
+  if (optimizer_step + skipped != step)
+    throw Error(ckpt_path_ + ": metadata keys \"optimizer_step\" (" + std::to_string(optimizer_step) + ") and \"skipped_nonfinite\" (" +
+                std::to_string(skipped) + ") do not add up to \"step\" (" + std::to_string(step) + ")");
+  const nlohmann::json& sampler_state = ck.state_at("sampler");
+  const nlohmann::json& rng_state = ck.state_at("halt_rng");
   ck.load_train_state(model_, optimizer_, carry_);
-  const auto& st = ck.contents().state;
-  step_ = st.at("step").get<std::int64_t>();
-  sampler_.restore(st.at("sampler"));
-  halt_rng_.set_state(st.at("halt_rng"), ckpt_path_);
+  try {
+    sampler_.restore(sampler_state);
+  } catch (const Error& e) {
+    throw Error(ckpt_path_ + ": metadata key \"sampler\": " + e.what());
+  }
+  halt_rng_.set_state(rng_state, ckpt_path_ + ": metadata key \"halt_rng\"");
+  step_ = step;
+  skipped_ = skipped;
+  last_checkpoint_step_ = step;
   std::fprintf(stderr, "trm train: resumed from %s at step %lld\n", ckpt_path_.c_str(), static_cast<long long>(step_));
 }
 
@@ -247,6 +326,16 @@ StepMetrics Trainer::step() {
     m.q_halt_loss += lr_.q_halt_loss;
     m.q_continue_loss += lr_.q_continue_loss;
   }
+  if (opt_.before_update) opt_.before_update(model_, step_ + 1);
+  // The numerical guard, before the update: a bad step can then be skipped with the weights, the
+  // optimizer moments and step count and the EMA exactly as they were.
+  if (const std::string bad = nonfinite_in_step(m); !bad.empty()) {
+    ++step_;  // the batch is consumed either way
+    handle_nonfinite_step(bad);  // throws NumericalFault when no skip is left
+    last_step_skipped_ = true;
+    return StepMetrics{};
+  }
+  last_step_skipped_ = false;
   optimizer_.step(carry_.puzzle_ids().data(), row_grads_.data(), nd > 0 ? B : 0);
   carry_.update_halting(q_all_.data(), true, halt_rng_);
   ++step_;
@@ -265,7 +354,75 @@ StepMetrics Trainer::step() {
   return m;
 }
 
+std::string Trainer::nonfinite_in_step(const StepMetrics& m) {
+  std::string what;
+  auto add = [&what](const std::string& s) { what += (what.empty() ? "" : ", ") + s; };
+  if (!std::isfinite(m.lm_loss)) add("lm_loss " + format_value(m.lm_loss));
+  if (!std::isfinite(m.q_halt_loss)) add("q_halt_loss " + format_value(m.q_halt_loss));
+  if (!std::isfinite(m.q_continue_loss)) add("q_continue_loss " + format_value(m.q_continue_loss));
+  // One pass over the gradients (the losses alone miss a backward that overflows).
+  const std::int64_t n = model_.flat_size();
+  if (const std::int64_t bad = be_.count_nonfinite(model_.grads(), n))
+    add(std::to_string(bad) + " of " + std::to_string(n) + " parameter gradients");
+  const std::int64_t rows = static_cast<std::int64_t>(opt_.global_batch) * mc_.puzzle_emb_ndim;
+  if (rows > 0)
+    if (const std::int64_t bad = be_.count_nonfinite(row_grads_.data(), rows))
+      add(std::to_string(bad) + " of " + std::to_string(rows) + " puzzle-embedding gradients");
+  return what;
+}
+
+std::string Trainer::last_good_checkpoint() const {
+  if (last_checkpoint_step_ < 0)
+    return "No checkpoint was written by this run before the fault, so there is nothing to resume from.";
+  return "The last good checkpoint, " + ckpt_path_ + " (step " + std::to_string(last_checkpoint_step_) +
+         "), is kept: resume from it with other optimizer settings (e.g. a lower lr), or start over with --no-resume.";
+}
+
+void Trainer::handle_nonfinite_step(const std::string& what) {
+  if (skipped_ < opt_.skip_nonfinite) {
+    ++skipped_;
+    // The forward of this step wrote non-finite values into the carry: every slot restarts from
+    // fresh examples and H_init / L_init at the next refill, as if it had halted.
+    std::fill(carry_.halted_mut().begin(), carry_.halted_mut().end(), std::uint8_t{1});
+    log_->write({{"type", "nonfinite"}, {"step", step_}, {"action", "skipped"}, {"what", what}, {"skipped", skipped_}});
+    std::fprintf(stderr, "%strm train: step %lld: non-finite values (%s); update skipped, weights unchanged (%lld of %lld skips used)\n",
+                 opt_.progress ? "\n" : "", static_cast<long long>(step_), what.c_str(), static_cast<long long>(skipped_),
+                 static_cast<long long>(opt_.skip_nonfinite));
+    return;
+  }
+  log_->write({{"type", "nonfinite"}, {"step", step_}, {"action", "stopped"}, {"what", what}, {"skipped", skipped_}});
+  throw NumericalFault(
+      "training stopped at step " + std::to_string(step_) + ": non-finite values (" + what + "). " + last_good_checkpoint() +
+      (opt_.skip_nonfinite > 0 ? " All " + std::to_string(opt_.skip_nonfinite) + " allowed skips (--skip-nonfinite) are used."
+                               : " Lower the learning rate, or let the run skip such steps with --skip-nonfinite N."));
+}
+
+void Trainer::check_finite_before_save(const std::string& file, bool ema_model) {
+  TrmModel& m = ema_model ? eval_model_ : model_;
+  std::vector<std::pair<std::string, std::int64_t>> bad;
+  auto count = [&](const char* what, const float* p, std::int64_t n) {
+    if (n > 0)
+      if (const std::int64_t k = be_.count_nonfinite(p, n)) bad.emplace_back(what, k);
+  };
+  count(ema_model ? "EMA weights" : "weights", m.params(), m.flat_size());
+  count("puzzle embeddings", m.puzzle_table(), m.puzzle_table_size());
+  if (!ema_model) {
+    const std::int64_t n = model_.flat_size();
+    count("EMA weights", optimizer_.ema(), n);
+    count("Adam first moments", optimizer_.adam_m(), n);
+    count("Adam second moments", optimizer_.adam_v(), n);
+    count("ACT carry", carry_.z_H(), 2 * static_cast<std::int64_t>(opt_.global_batch) * mc_.total_len() * mc_.hidden_size);
+  }
+  if (bad.empty()) return;
+  std::string what;
+  for (const auto& [name, k] : bad) what += (what.empty() ? "" : ", ") + std::to_string(k) + " in the " + name;
+  log_->write({{"type", "nonfinite"}, {"step", step_}, {"action", "stopped"}, {"what", what + " (not saved)"}});
+  throw NumericalFault("training stopped at step " + std::to_string(step_) + ": refusing to write " + file +
+                       " with non-finite values (" + what + "). " + last_good_checkpoint());
+}
+
 void Trainer::log_train() {
+  if (window_steps_ == 0) return;  // every step of the window was skipped: no averages to log
   const int B = opt_.global_batch;
   const auto now = std::chrono::steady_clock::now();
   const double dt = std::chrono::duration<double>(now - t_window_).count();
@@ -314,7 +471,11 @@ EvalResult Trainer::evaluate() {
   if (opt_.progress && isatty(2)) std::fprintf(stderr, "\r");
   log_->write({{"type", "eval"}, {"step", step_}, {"n", r.n}, {"exact_accuracy", r.exact_accuracy},
                {"cell_accuracy", r.cell_accuracy}, {"avg_steps", r.avg_steps}, {"q_halt_accuracy", r.q_halt_accuracy},
-               {"exact_by_step", r.exact_by_step}, {"halting", to_string(r.halting)}, {"seconds", r.seconds}});
+               {"exact_by_step", r.exact_by_step}, {"halting", to_string(r.halting)}, {"seconds", r.seconds},
+               {"nonfinite", r.nonfinite}});
+  if (r.nonfinite > 0)
+    std::fprintf(stderr, "trm train: warning: step %lld: the EMA model's outputs were non-finite on %lld of %lld evaluation examples (counted wrong)\n",
+                 static_cast<long long>(step_), static_cast<long long>(r.nonfinite), static_cast<long long>(r.n));
   if (opt_.progress)
     std::fprintf(stderr, "step %lld  eval on %lld: exact %.4f  cell %.4f  (%.1fs)\n", static_cast<long long>(step_),
                  static_cast<long long>(r.n), r.exact_accuracy, r.cell_accuracy, r.seconds);
@@ -322,15 +483,19 @@ EvalResult Trainer::evaluate() {
 }
 
 void Trainer::checkpoint() {
-  CheckpointContents c{config_, {{"step", step_}, {"sampler", sampler_.state()}, {"halt_rng", halt_rng_.state()}}};
+  check_finite_before_save(ckpt_path_, false);
+  CheckpointContents c{config_,
+                       {{"step", step_}, {"sampler", sampler_.state()}, {"halt_rng", halt_rng_.state()}, {"skipped_nonfinite", skipped_}}};
   save_checkpoint(ckpt_path_, model_, &optimizer_, &carry_, c);
+  last_checkpoint_step_ = step_;
 }
 
 void Trainer::save_final() {
   // The final model for inference: EMA weights, no optimizer state.
   load_ema_weights();
-  save_checkpoint((fs::path(opt_.out_dir) / "final.safetensors").string(), eval_model_, nullptr, nullptr,
-                  CheckpointContents{config_, {{"step", step_}}});
+  const std::string path = (fs::path(opt_.out_dir) / "final.safetensors").string();
+  check_finite_before_save(path, true);
+  save_checkpoint(path, eval_model_, nullptr, nullptr, CheckpointContents{config_, {{"step", step_}}});
 }
 
 TrainSummary Trainer::run() {
@@ -350,7 +515,7 @@ TrainSummary Trainer::run() {
         break;
       }
       window_ += step();
-      ++window_steps_;
+      if (!last_step_skipped_) ++window_steps_;
 
       const bool out_of_time = opt_.time_budget_s > 0 && seconds_since(t_start_) >= opt_.time_budget_s;
       const bool last = step_ == oc_.total_steps || out_of_time;
@@ -372,6 +537,7 @@ TrainSummary Trainer::run() {
   if (step_ == oc_.total_steps || summary.stopped_by_time) save_final();
   if (opt_.progress && isatty(2)) std::fprintf(stderr, "\n");
   summary.steps = step_;
+  summary.skipped_steps = skipped_;
   summary.seconds = seconds_since(t_start_);
   return summary;
 }

@@ -29,6 +29,10 @@ class Backend {
   virtual void from_host(const float* host_src, float* dst, std::int64_t n) = 0;
   virtual void copy(const float* src, float* dst, std::int64_t n) = 0;
   virtual void fill(float* p, float value, std::int64_t n) = 0;
+  // How many of x[0..n) are NaN or +-Inf, returned to the host. The trainer's guard against
+  // numerical faults: one pass over the gradients before each optimizer step and over the state
+  // before each checkpoint (docs/RELIABILITY.md, "Numerical faults").
+  virtual std::int64_t count_nonfinite(const float* x, std::int64_t n) = 0;
   // For every group g < groups with group_mask == null or group_mask[g] != 0 (a host array),
   // each of the rows_per_group rows of dst that group g owns (starting at row g * rows_per_group)
   // becomes `row` [width]. One call restarts every position of the chosen ACT slots from

@@ -33,6 +33,10 @@ struct EvalResult {
   double cell_accuracy = 0;    // fraction of supervised tokens right
   double avg_steps = 0;        // supervision steps used per example
   double q_halt_accuracy = 0;  // (q_halt >= 0) == exactly right, at the step used
+  // Examples whose outputs (logits or q logits) were NaN or infinite at the step their answer was
+  // taken from. They count as wrong in every accuracy above, q_halt_accuracy included (a NaN
+  // q_halt would otherwise "predict" wrong answers correctly); trm eval exits with status 3.
+  std::int64_t nonfinite = 0;
   std::vector<double> exact_by_step;  // exact accuracy if every example stopped after step k+1
   Halting halting = Halting::kReference;
   double seconds = 0;

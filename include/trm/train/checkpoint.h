@@ -39,9 +39,17 @@ class Checkpoint {
   bool has_ema() const { return file_.has("ema.embed_tokens.embedding_weight"); }
   bool has_train_state() const { return file_.has("optim.m"); }
 
+  // Checked reads of the "state" metadata. A missing key or a value of the wrong type is a
+  // trm::Error naming the file and the key ("FILE: metadata key \"step\" is missing", "... must
+  // be a non-negative integer (got -5)"), never a JSON library exception.
+  const nlohmann::json& state_at(const std::string& key) const;
+  std::int64_t state_count(const std::string& key) const;  // an integer >= 0
+
   // Weights (the EMA copy when use_ema and present), puzzle table and initial states.
   void load_model(TrmModel& model, bool use_ema) const;
   // Everything else a resumed run needs: raw weights, EMA, optimizer moments and step, carry.
+  // The carry's token ids, labels, puzzle ids, step counts and halting flags are range-checked
+  // against the model's config first (a bad id would index outside the embedding tables).
   void load_train_state(TrmModel& model, TrmOptimizer& optimizer, ActCarry& carry) const;
 
  private:

@@ -24,6 +24,10 @@
 
 namespace trm {
 
+namespace data {
+class RunLock;
+}
+
 struct TrainOptions {
   std::string data_dir;  // a dataset in the reference layout (train/ and test/)
   std::string out_dir;   // config.json, metrics.jsonl, checkpoint.safetensors, final.safetensors
@@ -42,6 +46,27 @@ struct TrainOptions {
   double time_budget_s = 0;    // > 0: after this many seconds, evaluate, checkpoint and stop (resumable)
   int log_every = 10;
   bool progress = true;        // a progress line on stderr
+  // Steps whose loss or gradients are not finite that the run may skip (no update: weights,
+  // optimizer moments, optimizer step count and EMA untouched; the batch is consumed and every
+  // ACT slot restarts) before it stops with NumericalFault. Counted over the whole run, resumes
+  // included. 0: the first such step stops the run.
+  std::int64_t skip_nonfinite = 0;
+  // Test seam: called once per step after the gradients of the global batch are summed and
+  // before the numerical check and the optimizer update (arguments: the model, the step about to
+  // complete, counted from 1). Not saved anywhere.
+  std::function<void(TrmModel&, std::int64_t)> before_update;
+
+  // Throws trm::Error naming the option when a count or interval is out of range (log_every < 1,
+  // a negative max_steps / checkpoint_every / stop_after / time budget / skip_nonfinite, ...).
+  void validate() const;
+};
+
+// A numerical fault stopped training: a loss, gradient or weight that is NaN or infinite, with no
+// skips left. The message names the step, the values and the last good checkpoint, which is left
+// as it was (no checkpoint with non-finite values is ever written). `trm train` exits with status
+// 3 for it (docs/RELIABILITY.md).
+struct NumericalFault : Error {
+  using Error::Error;
 };
 
 nlohmann::json to_json(const TrainOptions& o);
@@ -52,6 +77,7 @@ struct TrainSummary {
   EvalResult last_eval;
   bool evaluated = false;
   bool stopped_by_time = false;  // the time budget ended the run before total_steps (resumable)
+  std::int64_t skipped_steps = 0;  // non-finite steps skipped over the run (resumes included)
 };
 
 // Sums of the reference's train metrics (docs/REFERENCE.md §4) over one step or a log window:
@@ -97,6 +123,14 @@ class Trainer {
   void log_train();
   void load_ema_weights();
   void save_final();
+  // "" when the step's losses, parameter gradients and puzzle-row gradients are all finite, else
+  // what is not (for the messages).
+  std::string nonfinite_in_step(const StepMetrics& m);
+  // The step's fault: skipped (within opt_.skip_nonfinite) or NumericalFault.
+  void handle_nonfinite_step(const std::string& what);
+  // Throws NumericalFault instead of writing a file that would hold non-finite values.
+  void check_finite_before_save(const std::string& file, bool ema_model);
+  std::string last_good_checkpoint() const;
 
   TrainOptions opt_;
   Backend& be_;
@@ -109,6 +143,7 @@ class Trainer {
   OptimConfig oc_;
   std::int64_t eval_every_;  // steps between evaluations
   std::string ckpt_path_;
+  std::unique_ptr<data::RunLock> lock_;  // out_dir/.lock, held for the Trainer's lifetime
   nlohmann::json config_;  // config.json, and the "config" of every checkpoint
   TrmModel model_;
   TrmOptimizer optimizer_;
@@ -116,6 +151,9 @@ class Trainer {
   data::TrainSampler sampler_;
   data::Rng halt_rng_;  // exploration draws, independent of the sampler's stream
   std::int64_t step_ = 0;
+  std::int64_t skipped_ = 0;           // non-finite steps skipped so far (saved in checkpoints)
+  bool last_step_skipped_ = false;     // step() skipped its update: nothing to add to the window
+  std::int64_t last_checkpoint_step_ = -1;  // of ckpt_path_, as written or resumed by this Trainer
   class JsonlLog;
   std::unique_ptr<JsonlLog> log_;  // opened once resuming has succeeded
   TrmModel eval_model_;            // the EMA weights, sharing model_'s puzzle table
