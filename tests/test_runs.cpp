@@ -192,6 +192,7 @@ TEST(CheckpointState, MissingWrongTypedAndContradictoryKeysAreNamedErrors) {
       {"step beyond the run", [](nlohmann::json& s) { s["step"] = 100; }, {"at step 100, beyond this run's 6 steps"}},
       {"counters disagree", [](nlohmann::json& s) { s["step"] = 1; }, {"do not add up to \"step\" (1)"}},
       {"state not an object", [](nlohmann::json& s) { s = 5; }, {"\"state\" must be a JSON object"}},
+      {"state null (read as {})", [](nlohmann::json& s) { s = nullptr; }, {"metadata key \"step\" is missing"}},
   };
   int i = 0;
   for (const auto& c : cases) {

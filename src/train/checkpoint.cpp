@@ -76,7 +76,8 @@ void save_checkpoint(const std::string& path, TrmModel& model, TrmOptimizer* opt
     w.add("carry.steps", DType::kI32, {B}, carry->steps().data());
     w.add("carry.halted", DType::kU8, {B}, carry->halted().data());
   }
-  nlohmann::json state = contents.state;
+  // A default-constructed state (null) is written as {}: readers expect an object.
+  nlohmann::json state = contents.state.is_null() ? nlohmann::json::object() : contents.state;
   if (optimizer) state["optimizer_step"] = optimizer->step_count();
   w.set_metadata("format", kFormat);
   w.set_metadata("config", contents.config.dump());
@@ -100,6 +101,8 @@ Checkpoint Checkpoint::read(const std::string& path) {
   if (!ck.contents_.config.is_object() || !ck.contents_.config.contains("model") ||
       !ck.contents_.config.at("model").is_object())
     throw Error(path + ": checkpoint metadata has no model config (\"config\" must be an object with a \"model\" object)");
+  // Exports written before this check could hold "null" (an empty state): read as {}.
+  if (ck.contents_.state.is_null()) ck.contents_.state = nlohmann::json::object();
   if (!ck.contents_.state.is_object())
     throw Error(path + ": metadata key \"state\" must be a JSON object (got " + ck.contents_.state.type_name() + ")");
   return ck;
