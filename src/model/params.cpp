@@ -6,27 +6,29 @@
 
 namespace trm {
 
-void TrmModel::build_param_table() {
-  const std::int64_t D = cfg_.hidden_size, V = cfg_.vocab_size, L = cfg_.total_len();
-  const std::int64_t I = cfg_.mlp_inter();
+std::vector<ParamInfo> make_param_table(const ModelConfig& cfg) {
+  const std::int64_t D = cfg.hidden_size, V = cfg.vocab_size, L = cfg.total_len();
+  const std::int64_t I = cfg.mlp_inter();
+  std::vector<ParamInfo> table;
   std::int64_t offset = 0;
   auto add = [&](std::string name, std::vector<std::int64_t> shape) {
     std::int64_t n = 1;
     for (auto d : shape) n *= d;
-    table_.push_back({std::move(name), std::move(shape), offset, n});
+    table.push_back({std::move(name), std::move(shape), offset, n});
     // Keep every tensor 16-float (64-byte) aligned inside the flat buffer.
     offset += (n + 15) / 16 * 16;
   };
   add("embed_tokens.embedding_weight", {V, D});
-  if (cfg_.pos_encodings == PosEncoding::kLearned) add("embed_pos.embedding_weight", {L, D});
+  if (cfg.pos_encodings == PosEncoding::kLearned) add("embed_pos.embedding_weight", {L, D});
   add("lm_head.weight", {V, D});
   add("q_head.weight", {2, D});
   add("q_head.bias", {2});
-  // Blocks in order: L_level.layers.0.. then (HRM) H_level.layers.0..; block_prefix() names them.
-  for (int l = 0; l < cfg_.num_blocks(); ++l) {
-    const std::string p = block_prefix(l);
-    if (cfg_.mlp_t) {
-      const std::int64_t It = cfg_.mlp_t_inter();
+  // Blocks in order: L_level.layers.0.. then (HRM) H_level.layers.0.., as block_prefix() names them.
+  for (int l = 0; l < cfg.num_blocks(); ++l) {
+    const std::string p = l < cfg.L_layers ? "L_level.layers." + std::to_string(l) + "."
+                                           : "H_level.layers." + std::to_string(l - cfg.L_layers) + ".";
+    if (cfg.mlp_t) {
+      const std::int64_t It = cfg.mlp_t_inter();
       add(p + "mlp_t.gate_up_proj.weight", {2 * It, L});
       add(p + "mlp_t.down_proj.weight", {L, It});
     } else {
@@ -36,10 +38,17 @@ void TrmModel::build_param_table() {
     add(p + "mlp.gate_up_proj.weight", {2 * I, D});
     add(p + "mlp.down_proj.weight", {D, I});
   }
+  return table;
+}
+
+void TrmModel::build_param_table() {
+  table_ = make_param_table(cfg_);
   num_params_ = 0;
   for (const auto& p : table_) num_params_ += p.numel;
-  params_ = DeviceBuffer(be_, offset);
-  grads_ = DeviceBuffer(be_, offset);
+  // The buffers end at the last tensor's padded end, as every tensor's slot is padded.
+  const std::int64_t padded = (flat_size() + 15) / 16 * 16;
+  params_ = DeviceBuffer(be_, padded);
+  grads_ = DeviceBuffer(be_, padded);
 }
 
 std::string TrmModel::block_prefix(int block) const {

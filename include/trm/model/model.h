@@ -43,6 +43,11 @@ struct ParamInfo {
   std::int64_t numel = 0;
 };
 
+// The parameter table of a model with this config (names, shapes, offsets into the flat buffer),
+// without building the model: what TrmModel::param_table() holds, for code that maps checkpoint
+// tensors onto it (the PyTorch import) without allocating gigabytes.
+std::vector<ParamInfo> make_param_table(const ModelConfig& cfg);
+
 // One batch of examples. All arrays are host memory.
 struct Batch {
   int size = 0;                             // B
