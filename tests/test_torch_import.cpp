@@ -232,16 +232,21 @@ TEST(TorchCheckpoint, WriterOutputReadsBackInEveryDtype) {
   std::vector<std::uint16_t> h(a.size());
   for (std::size_t i = 0; i < a.size(); ++i) h[i] = float_to_bf16(a[i]);
   const std::vector<std::int64_t> ints = {1, -2, 3};
+  // float16 1.5, -2.25, 3, 0, 0.125, -7
+  const std::vector<std::uint16_t> f16 = {0x3E00, 0xC080, 0x4200, 0x0000, 0x3000, 0xC700};
   w.add_copy("a", DType::kF32, {2, 3}, a.data());
   w.add_copy("b", DType::kBF16, {6}, h.data());
+  w.add_copy("h", DType::kF16, {3, 2}, f16.data());
   w.add_copy("i", DType::kI64, {3}, ints.data());
   w.write(d / "x.pt");
   const TorchCheckpoint ck = TorchCheckpoint::read(d / "x.pt");
   EXPECT_EQ(ck.format(), "zip");
-  ASSERT_EQ(ck.tensors().size(), 3u);
+  ASSERT_EQ(ck.tensors().size(), 4u);
   EXPECT_EQ(ck.tensors()[0].shape, (std::vector<std::int64_t>{2, 3}));
   EXPECT_EQ(ck.floats(ck.tensors()[0]), a);
   EXPECT_EQ(ck.floats(*ck.find("b")), a);  // these values are exact in bfloat16
+  EXPECT_EQ(ck.floats(*ck.find("h")), a);  // and in float16
+  EXPECT_EQ(ck.find("h")->dtype, DType::kF16);
   EXPECT_EQ(ck.find("i")->dtype, DType::kI64);
   expect_error([&] { ck.floats(*ck.find("i")); }, {"\"i\"", "I64"});
   // Chunked reads hand over the same values.
@@ -561,6 +566,46 @@ TEST(TorchImport, WrongShapeMissingAndUnexpectedTensorsAreNamed) {
   }
 }
 
+TEST(TorchImport, DerivedBuffersDroppedDuplicatesRefusedUnknownKeysNoted) {
+  using Tensors = std::vector<std::tuple<std::string, std::vector<std::int64_t>, std::vector<float>>>;
+  {
+    // An older torch saved the RoPE tables: derivable, dropped with a note.
+    TempDir d("derived");
+    ImportOptions o;
+    o.checkpoint = rewritten_fixture(d, "trm_att_fp32", "step_100", [](Tensors& ts) {
+      ts.emplace_back("_orig_mod.model.inner.rotary_emb.cos_cached", std::vector<std::int64_t>{10, 8}, std::vector<float>(80, 1.0f));
+    });
+    o.seq_len = 8;
+    o.out = d / "m.safetensors";
+    const ImportSummary s = import_pytorch(o);
+    bool noted = false;
+    for (const auto& n : s.notes) noted |= n.find("rotary_emb.cos_cached") != std::string::npos;
+    EXPECT_TRUE(noted);
+  }
+  {
+    // Two spellings of one parameter.
+    TempDir d("dup");
+    ImportOptions o;
+    o.checkpoint = rewritten_fixture(d, "trm_mlp_fp32", "step_200", [](Tensors& ts) {
+      ts.emplace_back("model.inner.q_head.bias", std::vector<std::int64_t>{2}, std::vector<float>{1, 2});
+    });
+    o.out = d / "m.safetensors";
+    expect_error([&] { import_pytorch(o); }, {"\"_orig_mod.model.inner.q_head.bias\"", "\"model.inner.q_head.bias\"", "both map to"});
+  }
+  {
+    // A key the official model configs do not have: ignored (as pydantic ignores it), and noted.
+    TempDir d("extra");
+    ImportOptions o;
+    o.checkpoint = fixture_with_config(d, "trm_mlp_fp32", "step_200",
+                                       [](std::string s) { return replace(s, "arch:\n", "arch:\n  adaptive_depth: true\n"); });
+    o.out = d / "m.safetensors";
+    const ImportSummary s = import_pytorch(o);
+    bool noted = false;
+    for (const auto& n : s.notes) noted |= n.find("arch.adaptive_depth") != std::string::npos;
+    EXPECT_TRUE(noted);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // trm export, and back
 
@@ -674,8 +719,30 @@ TEST(TorchExport, TrmTrainedModelExportsItsEmaWeights) {
   expect_same_trm_tensors(d / "ck.safetensors", d / "c.safetensors", "model.");
 }
 
+TEST(TorchExport, Refusals) {
+  TempDir d("export");
+  import_pytorch(fixture_import("hrm_fp32", "checkpoint", d / "a.safetensors"));
+  ExportOptions e;
+  e.checkpoint = d / "a.safetensors";
+  e.out = d / "x";
+  e.forward_dtype = "float16";
+  expect_error([&] { export_pytorch(e); }, {"--forward-dtype", "float16"});
+  EXPECT_FALSE(fs::exists(d / "x"));
+  // An HRM whose prefix is not ceil(ndim / hidden): the official HRM config cannot say so.
+  ModelConfig c = test_util::tiny_model_config(7, 6, 16, 2, 2);
+  c.arch = Arch::kHrm;
+  c.H_layers = 1;
+  auto be = make_cpu_backend();
+  TrmModel model(c, *be);
+  model.init(1);
+  save_checkpoint(d / "h.safetensors", model, nullptr, nullptr, CheckpointContents{{{"model", c}}, {}});
+  e.checkpoint = d / "h.safetensors";
+  e.forward_dtype = "bfloat16";
+  expect_error([&] { export_pytorch(e); }, {"h.safetensors", "puzzle_emb_len 2", "official HRM"});
+}
+
 // ---------------------------------------------------------------------------------------------
-// Bounded memory: a checkpoint over 1 GiB (a puzzle table of 16M rows of 20 floats)
+// Bounded memory: a 1 GiB checkpoint (a puzzle table of 16M rows of 16 floats)
 
 long status_kb(const char* field) {
   std::ifstream in("/proc/self/status");
@@ -689,15 +756,15 @@ float synthetic_value(std::uint64_t i) { return static_cast<float>(i % 1000003) 
 
 TEST(TorchImport, OneGibCheckpointImportsWithBoundedMemory) {
   TempDir d("big");
-  const std::int64_t rows = std::int64_t{1} << 24;  // 16M rows of 20 floats: 1.25 GiB
+  const std::int64_t rows = std::int64_t{1} << 24;  // 16M rows of 16 floats: 1 GiB
   {
-    const TorchCheckpoint src = TorchCheckpoint::read(torch_fixture("trm_mlp_fp32/step_200"));
+    const TorchCheckpoint src = TorchCheckpoint::read(torch_fixture("trm_att_fp32/step_100"));
     TorchCheckpointWriter w;
     for (const auto& t : src.tensors()) {
       if (t.name.ends_with("puzzle_emb.weights")) {
-        w.add(t.name, DType::kF32, {rows, 20}, [](const auto& out) {
+        w.add(t.name, DType::kF32, {rows, 16}, [](const auto& out) {
           std::vector<float> buf(1 << 16);
-          for (std::uint64_t i = 0, n = static_cast<std::uint64_t>(rows) * 20; i < n;) {
+          for (std::uint64_t i = 0, n = static_cast<std::uint64_t>(rows) * 16; i < n;) {
             const std::size_t k = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), n - i));
             for (std::size_t j = 0; j < k; ++j) buf[j] = synthetic_value(i + j);
             out(buf.data(), 4 * k);
@@ -710,10 +777,10 @@ TEST(TorchImport, OneGibCheckpointImportsWithBoundedMemory) {
       }
     }
     w.write(d / "step_1");
-    fs::copy_file(torch_fixture("trm_mlp_fp32/all_config.yaml"), d / "all_config.yaml");
+    fs::copy_file(torch_fixture("trm_att_fp32/all_config.yaml"), d / "all_config.yaml");
   }
   const std::uint64_t size = fs::file_size(d / "step_1");
-  ASSERT_GT(size, std::uint64_t{1} << 30);
+  ASSERT_GT(size, std::uint64_t{1} << 30);  // the table alone is 1 GiB
 
   // The import runs in a child process, whose peak resident set is measured from its start.
   int fds[2];
@@ -729,6 +796,7 @@ TEST(TorchImport, OneGibCheckpointImportsWithBoundedMemory) {
       const auto t0 = std::chrono::steady_clock::now();
       ImportOptions o;
       o.checkpoint = d / "step_1";
+      o.seq_len = 8;
       o.out = d / "big.safetensors";
       import_pytorch(o);
       result[2] = static_cast<long>(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
@@ -747,19 +815,19 @@ TEST(TorchImport, OneGibCheckpointImportsWithBoundedMemory) {
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   ASSERT_GT(result[1], 0) << "the import failed in the child";
   const double growth_mb = static_cast<double>(result[1] - result[0]) / 1024.0;
-  std::printf("  1 GiB import (%llu bytes): %.1f s, peak RSS %.1f MB (%.1f MB above the start)\n",
+  std::printf("  1 GiB import (a %llu-byte file): %.1f s, peak RSS %.1f MB (%.1f MB above the start)\n",
               static_cast<unsigned long long>(size), result[2] / 1000.0, result[1] / 1024.0, growth_mb);
   EXPECT_LT(growth_mb, 64.0) << "the import should stream, not hold the 1 GiB table";
 
   // The table arrived intact: spot checks, read by offset.
   const SafeTensorsFile out = SafeTensorsFile::read(d / "big.safetensors");
   const TensorEntry& e = out.entry("puzzle_emb.weights");
-  EXPECT_EQ(e.shape, (std::vector<std::int64_t>{rows, 20}));
+  EXPECT_EQ(e.shape, (std::vector<std::int64_t>{rows, 16}));
   const int fd = ::open((d / "big.safetensors").c_str(), O_RDONLY);
   ASSERT_GE(fd, 0);
   std::uint64_t header = 0;
   ASSERT_EQ(::pread(fd, &header, 8, 0), 8);
-  for (std::uint64_t i : {std::uint64_t{0}, std::uint64_t{12345677}, static_cast<std::uint64_t>(rows) * 20 - 1}) {
+  for (std::uint64_t i : {std::uint64_t{0}, std::uint64_t{12345677}, static_cast<std::uint64_t>(rows) * 16 - 1}) {
     float v = 0;
     ASSERT_EQ(::pread(fd, &v, 4, static_cast<off_t>(8 + header + e.begin + 4 * i)), 4);
     EXPECT_EQ(v, synthetic_value(i)) << "element " << i;

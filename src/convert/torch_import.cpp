@@ -5,7 +5,6 @@
 #include <set>
 
 #include "convert/trm_file.h"
-#include "io/atomic_file.h"
 #include "trm/convert/pytorch.h"
 #include "trm/data/dataset.h"
 #include "trm/io/torch_checkpoint.h"
