@@ -6,6 +6,14 @@
 
 namespace trm {
 
+namespace {
+// "L_level.layers.i." for the first L_layers blocks, then (HRM) "H_level.layers.j.".
+std::string prefix_of_block(const ModelConfig& cfg, int block) {
+  if (block < cfg.L_layers) return "L_level.layers." + std::to_string(block) + ".";
+  return "H_level.layers." + std::to_string(block - cfg.L_layers) + ".";
+}
+}  // namespace
+
 std::vector<ParamInfo> make_param_table(const ModelConfig& cfg) {
   const std::int64_t D = cfg.hidden_size, V = cfg.vocab_size, L = cfg.total_len();
   const std::int64_t I = cfg.mlp_inter();
@@ -23,10 +31,9 @@ std::vector<ParamInfo> make_param_table(const ModelConfig& cfg) {
   add("lm_head.weight", {V, D});
   add("q_head.weight", {2, D});
   add("q_head.bias", {2});
-  // Blocks in order: L_level.layers.0.. then (HRM) H_level.layers.0.., as block_prefix() names them.
+  // Blocks in order: L_level.layers.0.. then (HRM) H_level.layers.0..
   for (int l = 0; l < cfg.num_blocks(); ++l) {
-    const std::string p = l < cfg.L_layers ? "L_level.layers." + std::to_string(l) + "."
-                                           : "H_level.layers." + std::to_string(l - cfg.L_layers) + ".";
+    const std::string p = prefix_of_block(cfg, l);
     if (cfg.mlp_t) {
       const std::int64_t It = cfg.mlp_t_inter();
       add(p + "mlp_t.gate_up_proj.weight", {2 * It, L});
@@ -51,10 +58,7 @@ void TrmModel::build_param_table() {
   grads_ = DeviceBuffer(be_, padded);
 }
 
-std::string TrmModel::block_prefix(int block) const {
-  if (block < cfg_.L_layers) return "L_level.layers." + std::to_string(block) + ".";
-  return "H_level.layers." + std::to_string(block - cfg_.L_layers) + ".";
-}
+std::string TrmModel::block_prefix(int block) const { return prefix_of_block(cfg_, block); }
 
 const ParamInfo& TrmModel::info(const std::string& name) const {
   for (const auto& p : table_)
