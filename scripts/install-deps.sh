@@ -8,6 +8,7 @@ packages=(
   libopenblas-openmp-dev   # GEMM; the OpenMP build shares threads with our own OpenMP loops
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libcpp-httplib-dev
+  libyaml-cpp-dev          # all_config.yaml of the official TRM/HRM checkpoints (trm import / export)
   curl ca-certificates     # `trm data download`
 )
 if [[ "${1:-}" == "--reference" ]]; then packages+=(python3-torch python3-numpy); fi

@@ -55,6 +55,14 @@ void add_eval(CLI::App& arc, Action& action) {
       const bool tty = isatty(2);
       for (const auto& ck : ckpts) {
         if (!pool) voter.clear();
+        // Puzzle ids are rows of the checkpoint's embedding table, numbered as the builder's
+        // identifiers.json numbers the puzzle versions: a table of another size belongs to another
+        // build (docs/IMPORT.md). Checked from the header, before a gigabyte table is read.
+        const int rows = Checkpoint::read(ck).model_config().num_puzzle_identifiers;
+        if (rows != test.meta.num_puzzle_identifiers)
+          throw Error(ck + ": its puzzle table has " + std::to_string(rows) + " rows, but " + data_dir +
+                      " has num_puzzle_identifiers " + std::to_string(test.meta.num_puzzle_identifiers) +
+                      ": evaluate it on the dataset its run was built with (same builder, sources, --aug and seed)");
         auto model = load_model_from_checkpoint(ck, *be, !raw);
         arc_collect_votes(*model, test, names, voter, o, [tty](std::int64_t done, std::int64_t total) {
           if (tty) std::fprintf(stderr, "\r  %lld/%lld", static_cast<long long>(done), static_cast<long long>(total));

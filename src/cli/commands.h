@@ -23,6 +23,7 @@ void add_solve_command(CLI::App& app, Action& action);
 void add_info_commands(CLI::App& app, Action& action);
 void add_bench_command(CLI::App& app, Action& action);
 void add_report_command(CLI::App& app, Action& action);
+void add_import_commands(CLI::App& app, Action& action);  // cmd_import.cpp: trm import | trm export
 
 // --backend NAME on a command that computes (default "cpu"); the name is checked when the command
 // runs, by make_backend(), whose error names the backends this build has.

@@ -14,7 +14,8 @@ int main(int argc, char** argv) {
       "  trm train sudoku-mlp --data data/sudoku4 --out runs/s4 hidden_size=128\n"
       "  trm eval --checkpoint runs/s4/final.safetensors --data data/sudoku4\n"
       "  trm solve --checkpoint runs/s4/final.safetensors '1..4.3....2.4..1' --steps\n"
-      "ARC: trm data build arc, trm arc eval, trm arc solve (see README).\n"};
+      "ARC: trm data build arc, trm arc eval, trm arc solve (see README).\n"
+      "Released PyTorch checkpoints: trm import PATH --out model.safetensors; back: trm export (docs/IMPORT.md).\n"};
   app.require_subcommand(1);
   trm::cli::Action action;
   trm::cli::add_data_commands(app, action);
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
   trm::cli::add_bench_command(app, action);
   trm::cli::add_report_command(app, action);
   trm::cli::add_arc_commands(app, action);
+  trm::cli::add_import_commands(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

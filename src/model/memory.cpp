@@ -64,7 +64,7 @@ MemoryEstimate estimate_training_memory(const ModelConfig& cfg, Backend& be, int
                   kFloat * TrmModel::reserve_floats(cfg, be, eval_batch, false) + carry_bytes(cfg, eval_batch) +
                   kFloat * std::max<std::int64_t>(1, static_cast<std::int64_t>(global_batch) * cfg.puzzle_emb_ndim);
   // AdamATan2's m and v and the EMA span flat_size(): the table up to its last tensor's end.
-  const auto table = TrmModel::param_layout(cfg);
+  const auto table = make_param_table(cfg);
   m.optimizer = 3 * kFloat * (table.back().offset + table.back().numel);
   return m;
 }

@@ -80,7 +80,7 @@ TrmModel::TrmModel(const ModelConfig& cfg, Backend& backend, TrmModel* puzzle_ta
 TrmModel::~TrmModel() = default;
 
 detail::LayerWeights TrmModel::layer_weights(float* base, int block) const {
-  const std::string p = block_prefix(cfg_, block);
+  const std::string p = block_prefix(block);
   detail::LayerWeights w;
   if (cfg_.mlp_t) {
     w.gu_t = base + info(p + "mlp_t.gate_up_proj.weight").offset;
@@ -103,7 +103,7 @@ int TrmModel::recurrence_slots(const ModelConfig& cfg, bool training) {
 }
 
 std::int64_t TrmModel::construction_floats(const ModelConfig& cfg, bool shares_puzzle_table) {
-  const std::int64_t params = param_buffer_floats(param_layout(cfg));
+  const std::int64_t params = param_buffer_floats(make_param_table(cfg));
   std::int64_t n = 2 * params + 2LL * cfg.hidden_size;  // weights, gradients, H_init, L_init
   if (!shares_puzzle_table) n += static_cast<std::int64_t>(cfg.num_puzzle_identifiers) * cfg.puzzle_emb_ndim;
   if (cfg.pos_encodings == PosEncoding::kRope) n += 2LL * cfg.total_len() * cfg.head_dim();

@@ -43,6 +43,11 @@ struct ParamInfo {
   std::int64_t numel = 0;
 };
 
+// The parameter table of a model with this config (names, shapes, offsets into the flat buffer),
+// without building the model: what TrmModel::param_table() holds, for code that maps checkpoint
+// tensors onto it (the PyTorch import) without allocating gigabytes.
+std::vector<ParamInfo> make_param_table(const ModelConfig& cfg);
+
 // One batch of examples. All arrays are host memory.
 struct Batch {
   int size = 0;                             // B
@@ -107,9 +112,7 @@ class TrmModel {
   void init(std::uint64_t seed);
 
   // ---- sizes without building (include/trm/model/memory.h adds them up) ----
-  // The parameter table of a config: names, shapes and offsets into the flat buffer.
-  static std::vector<ParamInfo> param_layout(const ModelConfig& cfg);
-  // Floats of the flat buffer for that table (alignment padding included).
+  // Floats of the flat buffer for a make_param_table() table (alignment padding included).
   static std::int64_t param_buffer_floats(const std::vector<ParamInfo>& table);
   // Floats the constructor allocates: weights, gradients, the puzzle table (unless shared), the
   // initial states and the RoPE tables.
@@ -160,7 +163,7 @@ class TrmModel {
 
  private:
   void build_param_table();
-  static std::string block_prefix(const ModelConfig& cfg, int block);  // "L_level.layers.i." or (HRM) "H_level.layers.j."
+  std::string block_prefix(int block) const;  // "L_level.layers.i." or (HRM) "H_level.layers.j."
   // Pointers to block `block`'s tensors inside the flat buffer at base (params() or grads()).
   detail::LayerWeights layer_weights(float* base, int block) const;
   // q = q_head(zH[:, 0]) + bias for the last forward's batch, into q_out [B, 2].
