@@ -31,7 +31,7 @@ ArcGrid arc_grid_from_json(const nlohmann::json& j, const std::string& context) 
     }
     for (const auto& v : row) {
       if (!v.is_number_integer() || v.get<std::int64_t>() < 0 || v.get<std::int64_t>() > 9)
-        throw Error(where + ": colour " + v.dump() + " is not an integer in 0..9");
+        throw Error(where + ": colour " + json_excerpt(v) + " is not an integer in 0..9");
       g.cells.push_back(static_cast<std::uint8_t>(v.get<int>()));
     }
   }
@@ -55,6 +55,9 @@ std::vector<ArcPair> pairs_from_json(const nlohmann::json& task, const char* key
   if (!task.contains(key)) throw Error(context + ": missing \"" + key + "\" list");
   const auto& list = task.at(key);
   if (!list.is_array()) throw Error(context + ": \"" + key + "\" must be a list of pairs");
+  if (list.size() > kArcMaxPairs)
+    throw Error(context + ": \"" + key + "\" holds " + std::to_string(list.size()) + " pairs, more than " +
+                std::to_string(kArcMaxPairs) + " (real ARC tasks have at most about 10)");
   std::vector<ArcPair> out;
   for (std::size_t i = 0; i < list.size(); ++i) {
     const auto& p = list[i];
