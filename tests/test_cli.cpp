@@ -197,8 +197,12 @@ TEST(ModelPuzzles, KindAndSideFromVocabAndSeqLen) {
   EXPECT_TRUE(m30.maze);
   EXPECT_FALSE(m30.sudoku);
   EXPECT_EQ(m30.describe(), "30x30 maze (900 cells)");
-  const ModelPuzzles four = puzzles_for_model(6, 16);  // 4x4 Sudoku and 4x4 maze share a vocabulary
-  EXPECT_TRUE(four.sudoku && four.maze);
+  // 4x4 Sudoku and 4x4 maze share vocab 6 and seq_len 16: taken as Sudoku, as `trm data show` does.
+  const ModelPuzzles four = puzzles_for_model(6, 16);
+  EXPECT_TRUE(four.sudoku);
+  EXPECT_FALSE(four.maze);
+  EXPECT_TRUE(puzzles_for_model(6, 25).maze);
+  EXPECT_FALSE(puzzles_for_model(6, 9).maze);
   const ModelPuzzles arc = puzzles_for_model(12, 900);
   EXPECT_FALSE(arc.sudoku || arc.maze);
   EXPECT_FALSE(puzzles_for_model(11, 80).sudoku);
@@ -206,8 +210,11 @@ TEST(ModelPuzzles, KindAndSideFromVocabAndSeqLen) {
 
 TEST(ModelPuzzles, TextThatDoesNotFitTheModelIsRefused) {
   const std::string maze4 = "  S#\n # #\n #G \n    \n";
-  // A maze given to a 9x9 Sudoku model used to run.
-  std::string msg = model_error_of(maze4, 11, 81);
+  // A maze given to a Sudoku model used to run (here with the same cell count: 4x4).
+  std::string msg = model_error_of(maze4, 6, 16);
+  EXPECT_NE(msg.find("arg: the text is a maze"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("model.safetensors takes a 4x4 Sudoku (16 cells)"), std::string::npos) << msg;
+  msg = model_error_of(maze4, 11, 81);
   EXPECT_NE(msg.find("arg: the text is a maze"), std::string::npos) << msg;
   EXPECT_NE(msg.find("model.safetensors takes a 9x9 Sudoku (81 cells)"), std::string::npos) << msg;
   // A Sudoku given to a maze model.
@@ -225,13 +232,17 @@ TEST(ModelPuzzles, TextThatDoesNotFitTheModelIsRefused) {
   // A parse error says what the model takes too.
   msg = model_error_of("1..4..1.2..3.3.-", 6, 16);
   EXPECT_NE(msg.find("invalid character '-'"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("takes a 4x4 Sudoku or maze (16 cells)"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("takes a 4x4 Sudoku (16 cells)"), std::string::npos) << msg;
   msg = model_error_of("", 11, 81);
   EXPECT_NE(msg.find("arg: empty puzzle"), std::string::npos) << msg;
   // What fits parses as before.
   EXPECT_EQ(parse_puzzle_for_model(kQuestion4, "arg", 6, 16).tokens, sudoku_tokens(kQuestion4));
-  EXPECT_EQ(parse_puzzle_for_model(maze4, "arg", 6, 16).kind, PuzzleKind::kMaze);
-  EXPECT_EQ(parse_puzzle_for_model(maze4, "arg", 6, 16).tokens, parse_puzzle(maze4).tokens);
+  const std::string maze5 = "  S# \n # # \n #G  \n     \n#####\n";
+  EXPECT_EQ(parse_puzzle_for_model(maze5, "arg", 6, 25).kind, PuzzleKind::kMaze);
+  EXPECT_EQ(parse_puzzle_for_model(maze5, "arg", 6, 25).tokens, parse_puzzle(maze5).tokens);
+  msg = model_error_of(maze4, 6, 25);
+  EXPECT_NE(msg.find("the text is a 4x4 maze (16 cells), but model.safetensors takes a 5x5 maze (25 cells)"),
+            std::string::npos) << msg;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -127,7 +127,6 @@ std::string kind_name(PuzzleKind k) { return k == PuzzleKind::kSudoku ? "Sudoku"
 std::string ModelPuzzles::describe() const {
   const std::string grid = std::to_string(side) + "x" + std::to_string(side);
   const std::string cells = " (" + std::to_string(side * side) + " cells)";
-  if (sudoku && maze) return grid + " Sudoku or maze" + cells;
   return grid + (sudoku ? " Sudoku" : " maze") + cells;
 }
 
@@ -137,7 +136,9 @@ ModelPuzzles puzzles_for_model(int vocab_size, int seq_len) {
   if (side < 2 || static_cast<std::int64_t>(side) * side != seq_len) return m;
   m.side = side;
   m.sudoku = (side == 4 || side == 6 || side == 9) && vocab_size == side + 2;
-  m.maze = vocab_size == data::kMazeVocabSize;
+  // A 4x4 maze would share the 4x4 Sudoku's vocab_size 6 and seq_len 16; as in `trm data show`,
+  // such a model is a Sudoku one, so mazes start at 5x5 and every model is one kind.
+  m.maze = vocab_size == data::kMazeVocabSize && side > 4;
   return m;
 }
 
@@ -155,13 +156,13 @@ PuzzleText parse_puzzle_for_model(const std::string& text, const std::string& so
                 "mazes (vocab_size 6); for ARC use trm arc solve");
   if (is_blank_text(text)) throw Error(source + ": empty puzzle; " + model + " takes a " + m.describe());
   const PuzzleKind kind = looks_like_maze(text) ? PuzzleKind::kMaze : PuzzleKind::kSudoku;
-  if (kind == PuzzleKind::kSudoku ? !m.sudoku : !m.maze)
+  if (kind != (m.sudoku ? PuzzleKind::kSudoku : PuzzleKind::kMaze))
     throw Error(source + ": the text is a " + kind_name(kind) +
                 (kind == PuzzleKind::kMaze ? " (it has '#' or 'S')" : " (it has no '#' or 'S')") +
                 ", but " + model + " takes a " + m.describe());
   PuzzleText p;
   try {
-    p = kind == PuzzleKind::kSudoku ? parse_sudoku(text, source) : parse_maze(text, source);
+    p = m.sudoku ? parse_sudoku(text, source) : parse_maze(text, source);
   } catch (const Error& e) {
     throw Error(std::string(e.what()) + "; " + model + " takes a " + m.describe());
   }

@@ -24,8 +24,9 @@ inline constexpr std::size_t kMaxPuzzleTextBytes = std::size_t{1} << 20;
 
 // What a model can solve, from its vocab_size and seq_len and the token maps of the builders
 // (docs/REFERENCE.md §6.2-6.3): n x n Sudoku has vocab n + 2 and seq_len n*n (n = 4, 6, 9), a
-// side x side maze vocab 6 and seq_len side*side. Only a 4x4 model (vocab 6, seq_len 16) can be
-// both.
+// side x side maze vocab 6 and seq_len side*side. vocab 6 and seq_len 16 fit both a 4x4 Sudoku and
+// a 4x4 maze; like `trm data show`, trm takes that model for Sudoku, so mazes need side > 4 and a
+// model is at most one kind (sudoku and maze are never both true).
 struct ModelPuzzles {
   bool sudoku = false, maze = false;
   int side = 0;
