@@ -10,6 +10,7 @@ Folders and the command tests/bad_inputs.sh feeds each file to:
     csv/<sudoku|maze>--<case>.csv      trm data build sudoku|maze --train-csv FILE
     arc_task/<case>.json               trm data build arc (a subset holding only FILE)
     solve/<case>.txt                   trm solve --checkpoint <4x4 Sudoku model> --file FILE
+    config_json/<case>.json            the model config reader (tests/test_bad_inputs.cpp only)
 """
 import json
 import os
@@ -171,3 +172,6 @@ put(P + "empty.txt", "")
 put(P + "whitespace_only.txt", " \n\t\n")
 put(P + "binary.txt", bytes(range(256)))
 put(P + "utf8_digits.txt", "1..4..1.2..3.3.\u0661\n")
+
+# ---- model config JSON (a checkpoint's "config" metadata): found by fuzz_config_json
+put("config_json/float_hidden_size.json", '{"model": {"hidden_size": 3.3e59}}')
