@@ -2,6 +2,8 @@
 # Installs the Debian 12 packages trm builds and tests with. Safe to re-run.
 #   --reference   also install PyTorch (python3-torch), only needed to regenerate test fixtures
 #                 or run the side-by-side benchmarks against the PyTorch reference.
+#   --fuzz        also install clang 14 with libFuzzer and the sanitizer runtimes, for the fuzz
+#                 targets (CMake preset "fuzz", scripts/fuzz.sh).
 set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
@@ -11,7 +13,13 @@ packages=(
   libyaml-cpp-dev          # all_config.yaml of the official TRM/HRM checkpoints (trm import / export)
   curl ca-certificates     # `trm data download`
 )
-if [[ "${1:-}" == "--reference" ]]; then packages+=(python3-torch python3-numpy); fi
+for arg in "$@"; do
+  case $arg in
+    --reference) packages+=(python3-torch python3-numpy) ;;
+    --fuzz) packages+=(clang-14 libclang-rt-14-dev llvm-14) ;;  # llvm-14: llvm-symbolizer for readable reports
+    *) echo "install-deps: unknown option $arg (use --reference, --fuzz)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

@@ -175,6 +175,62 @@ TEST(ArcRead, MalformedInputsNameTheFileAndTheProblem) {
   expect_error([&] { load_arc_subset(d.str(), "nosuch"); }, {"nosuch"});
 }
 
+// The same classes of bad input as the other readers: depth, repeated keys, absurd sizes, wrong
+// types at every level.
+TEST(ArcRead, DeepDuplicatedHugeAndMistypedTasksAreRefused) {
+  TempDir d("arc");
+  auto one = [&](const std::string& name, const std::string& text) {
+    const std::string p = d / ("bad/" + name + ".json");
+    write(p, text);
+    return p;
+  };
+  const auto deep = one("deep", "{\"train\":" + std::string(100000, '[') + std::string(100000, ']') + "}");
+  expect_error([&] { read_arc_task_file(deep); }, {deep, "nested deeper than 64 levels"});
+  const auto dup = one("dup", R"({"train":[{"input":[[1]],"output":[[2]]}],"test":[{"input":[[1]]}],"train":[]})");
+  expect_error([&] { read_arc_task_file(dup); }, {dup, "\"train\" appears twice"});
+  // 100k one-cell pairs: a 2 MB file that would become 100k x 1000 versions x 900 tokens.
+  json pairs = json::array();
+  for (int i = 0; i < 1001; ++i) pairs.push_back({{"input", {{1}}}, {"output", {{1}}}});
+  const auto many = one("many", json{{"train", pairs}, {"test", {{{"input", {{1}}}}}}}.dump());
+  expect_error([&] { read_arc_task_file(many); }, {many, "1001 pairs", "more than 1000"});
+  const auto wide = one("wide", R"({"train":[{"input":[[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]],"output":[[1]]}],"test":[{"input":[[1]]}]})");
+  expect_error([&] { read_arc_task_file(wide); }, {wide, "31 columns"});
+  const auto types = std::vector<std::pair<std::string, std::string>>{
+      {"[]", "must be an object"},
+      {R"({"train":{},"test":[]})", "must be a list of pairs"},
+      {R"({"train":[[1]],"test":[]})", "must be an object with an \"input\" grid"},
+      {R"({"train":[{"input":"x","output":[[1]]}],"test":[{"input":[[1]]}]})", "non-empty list of rows"},
+      {R"({"train":[{"input":[1],"output":[[1]]}],"test":[{"input":[[1]]}]})", "non-empty list of colours"},
+      {R"({"train":[{"input":[[]],"output":[[1]]}],"test":[{"input":[[1]]}]})", "non-empty list of colours"},
+      {R"({"train":[{"input":[[-1]],"output":[[1]]}],"test":[{"input":[[1]]}]})", "colour -1"},
+      {R"({"train":[{"input":[[18446744073709551615]],"output":[[1]]}],"test":[{"input":[[1]]}]})", "colour 18446744073709551615"},
+      {R"({"train":[{"input":[["1"]],"output":[[1]]}],"test":[{"input":[[1]]}]})", "colour \"1\""},
+      {R"({"train":[{"input":[[null]],"output":[[1]]}],"test":[{"input":[[1]]}]})", "colour null"},
+      {R"({"train":[{"input":[[1]],"output":[[1]]}],"test":[]})", "no \"test\" inputs"},
+  };
+  int i = 0;
+  for (const auto& [text, needle] : types) {
+    const auto p = one("type" + std::to_string(i++), text);
+    expect_error([&] { read_arc_task_file(p); }, {p, needle});
+  }
+  // A huge value is quoted in the error, but cut short.
+  const auto long_colour = one("long", R"({"train":[{"input":[[")" + std::string(100000, 'x') + R"("]],"output":[[1]]}],"test":[{"input":[[1]]}]})");
+  try {
+    read_arc_task_file(long_colour);
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    EXPECT_LT(std::string(e.what()).size(), 500u);
+  }
+  // Combined files: the task map and the solution lists are checked the same way.
+  write(d / "c/arc-agi_x_challenges.json", "[1]");
+  expect_error([&] { load_arc_subset(d / "c", "x"); }, {"arc-agi_x_challenges.json", "must be an object"});
+  write(d / "c/arc-agi_x_challenges.json", R"({"t":{"train":[{"input":[[1]],"output":[[2]]}],"test":[{"input":[[1]]}]}})");
+  write(d / "c/arc-agi_x_solutions.json", R"({"t":[[[1]]],"t":[[[2]]]})");
+  expect_error([&] { load_arc_subset(d / "c", "x"); }, {"arc-agi_x_solutions.json", "appears twice"});
+  write(d / "c/arc-agi_x_solutions.json", R"({"t":[[[10]]]})");
+  expect_error([&] { load_arc_subset(d / "c", "x"); }, {"arc-agi_x_solutions.json", "colour 10"});
+}
+
 // ---------------------------------------------------------------- augmentation
 
 TEST(ArcAugment, InverseUndoesEveryDihedralWithAColourPermutation) {

@@ -135,6 +135,116 @@ TEST(ParseMaze, InvalidCharactersAndNonSquareSizesAreRejected) {
   EXPECT_NE(msg.find("invalid character"), std::string::npos) << msg;
 }
 
+TEST(ParseMaze, NeedsExactlyOneStartAndGoal) {
+  EXPECT_NE(error_of("S  S").find("exactly one 'S' and one 'G'"), std::string::npos) << error_of("S  S");
+  EXPECT_NE(error_of("#S# ").find("has 1 and 0"), std::string::npos) << error_of("#S# ");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stray characters: refused with their position, never dropped ("-1" used to read as "1").
+
+TEST(ParsePuzzle, StrayCharactersAreRefusedWithTheirPosition) {
+  std::string msg = error_of("-1..4..1.2..3.3.1");
+  EXPECT_NE(msg.find("invalid character '-' at line 1, column 1"), std::string::npos) << msg;
+  msg = error_of("1..4\n..1.\n2..3\n.3.x\n");
+  EXPECT_NE(msg.find("invalid character 'x' at line 4, column 4"), std::string::npos) << msg;
+  msg = error_of("1..4..1.2..3.3.1;");
+  EXPECT_NE(msg.find("';'"), std::string::npos) << msg;
+  // Bytes outside printable ASCII are shown in hex.
+  msg = error_of("1..4..1.2..3.3.1\xc3\xa9");
+  EXPECT_NE(msg.find("'\\xc3' at line 1, column 17"), std::string::npos) << msg;
+  msg = error_of(std::string("1..4..1.2..3.3.1\0", 17));
+  EXPECT_NE(msg.find("'\\x00'"), std::string::npos) << msg;
+  // A '-' inside a line of digits is not a rule line.
+  msg = error_of("1 . | . 4\n. . | 1 .\n--+--\n2 . | . 3\n. 3 | -1\n");
+  EXPECT_NE(msg.find("'-' at line 5, column 7"), std::string::npos) << msg;
+  // Maze positions too.
+  msg = error_of("  S#\n # #\n #Gx\n    \n");
+  EXPECT_NE(msg.find("invalid character 'x' at line 3, column 4"), std::string::npos) << msg;
+  // The source is named.
+  try {
+    parse_puzzle("1..4..1.2..3.3.1?", "puzzle.txt");
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("puzzle.txt: ", 0), 0u) << e.what();
+  }
+  // A digit too large for the grid names where it is.
+  msg = error_of("1..4\n..1.\n2..5\n.3.1\n");
+  EXPECT_NE(msg.find("digit 5 at line 3, column 4"), std::string::npos) << msg;
+  // Empty and whitespace-only input.
+  EXPECT_NE(error_of(" \n\t\r\n").find("empty puzzle"), std::string::npos);
+}
+
+// ---------------------------------------------------------------------------------------------
+// What a model takes
+
+std::string model_error_of(const std::string& text, int vocab, int seq_len) {
+  try {
+    parse_puzzle_for_model(text, "arg", vocab, seq_len, "model.safetensors");
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(ModelPuzzles, KindAndSideFromVocabAndSeqLen) {
+  const ModelPuzzles s9 = puzzles_for_model(11, 81);
+  EXPECT_TRUE(s9.sudoku);
+  EXPECT_FALSE(s9.maze);
+  EXPECT_EQ(s9.describe(), "9x9 Sudoku (81 cells)");
+  EXPECT_TRUE(puzzles_for_model(8, 36).sudoku);
+  const ModelPuzzles m30 = puzzles_for_model(data::kMazeVocabSize, 900);
+  EXPECT_TRUE(m30.maze);
+  EXPECT_FALSE(m30.sudoku);
+  EXPECT_EQ(m30.describe(), "30x30 maze (900 cells)");
+  // 4x4 Sudoku and 4x4 maze share vocab 6 and seq_len 16: taken as Sudoku, as `trm data show` does.
+  const ModelPuzzles four = puzzles_for_model(6, 16);
+  EXPECT_TRUE(four.sudoku);
+  EXPECT_FALSE(four.maze);
+  EXPECT_TRUE(puzzles_for_model(6, 25).maze);
+  EXPECT_FALSE(puzzles_for_model(6, 9).maze);
+  const ModelPuzzles arc = puzzles_for_model(12, 900);
+  EXPECT_FALSE(arc.sudoku || arc.maze);
+  EXPECT_FALSE(puzzles_for_model(11, 80).sudoku);
+}
+
+TEST(ModelPuzzles, TextThatDoesNotFitTheModelIsRefused) {
+  const std::string maze4 = "  S#\n # #\n #G \n    \n";
+  // A maze given to a Sudoku model used to run (here with the same cell count: 4x4).
+  std::string msg = model_error_of(maze4, 6, 16);
+  EXPECT_NE(msg.find("arg: the text is a maze"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("model.safetensors takes a 4x4 Sudoku (16 cells)"), std::string::npos) << msg;
+  msg = model_error_of(maze4, 11, 81);
+  EXPECT_NE(msg.find("arg: the text is a maze"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("model.safetensors takes a 9x9 Sudoku (81 cells)"), std::string::npos) << msg;
+  // A Sudoku given to a maze model.
+  msg = model_error_of(kQuestion4, 6, 900);
+  EXPECT_NE(msg.find("the text is a Sudoku"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("30x30 maze (900 cells)"), std::string::npos) << msg;
+  // The right kind but the wrong size: expected vs got.
+  msg = model_error_of(kQuestion4, 11, 81);
+  EXPECT_NE(msg.find("the text is a 4x4 Sudoku (16 cells), but model.safetensors takes a 9x9 Sudoku (81 cells)"),
+            std::string::npos) << msg;
+  // A model that is neither.
+  msg = model_error_of(kQuestion4, 12, 900);
+  EXPECT_NE(msg.find("model.safetensors (vocab_size 12, seq_len 900) is not a Sudoku or maze model"), std::string::npos)
+      << msg;
+  // A parse error says what the model takes too.
+  msg = model_error_of("1..4..1.2..3.3.-", 6, 16);
+  EXPECT_NE(msg.find("invalid character '-'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("takes a 4x4 Sudoku (16 cells)"), std::string::npos) << msg;
+  msg = model_error_of("", 11, 81);
+  EXPECT_NE(msg.find("arg: empty puzzle"), std::string::npos) << msg;
+  // What fits parses as before.
+  EXPECT_EQ(parse_puzzle_for_model(kQuestion4, "arg", 6, 16).tokens, sudoku_tokens(kQuestion4));
+  const std::string maze5 = "  S# \n # # \n #G  \n     \n#####\n";
+  EXPECT_EQ(parse_puzzle_for_model(maze5, "arg", 6, 25).kind, PuzzleKind::kMaze);
+  EXPECT_EQ(parse_puzzle_for_model(maze5, "arg", 6, 25).tokens, parse_puzzle(maze5).tokens);
+  msg = model_error_of(maze4, 6, 25);
+  EXPECT_NE(msg.find("the text is a 4x4 maze (16 cells), but model.safetensors takes a 5x5 maze (25 cells)"),
+            std::string::npos) << msg;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Formatting
 

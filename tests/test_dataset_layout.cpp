@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -139,6 +140,96 @@ TEST(Layout, CorruptedFilesAreReportedByName) {
 
   write_file(tmp / "identifiers.json", "[\"x\"]");
   expect_error([&] { read_identifiers(root); }, {tmp / "identifiers.json", "<blank>"});
+}
+
+// dataset.json is untrusted: every size is range-checked before anything is sized from it, a set
+// cannot be listed twice, and a test split must encode things as the train split does.
+TEST(Layout, DatasetJsonSizesAndSetsAreBounded) {
+  TempDir tmp;
+  const Dataset ds = arc_like(5);
+  const std::string root = tmp.str(), dir = tmp / "train";
+  const std::string meta_path = dir + "/dataset.json";
+  write_split(ds, root, "train");
+  const auto good = nlohmann::json::parse(read_file(meta_path));
+  auto read = [&] { read_split(root, "train"); };
+  auto edit = [&](const std::function<void(nlohmann::json&)>& f) {
+    auto j = good;
+    f(j);
+    write_file(meta_path, j.dump());
+  };
+  // ~2e9 puzzle identifiers used to be accepted (and a puzzle table of that many rows allocated).
+  edit([](auto& j) { j["num_puzzle_identifiers"] = 2000000000; });
+  expect_error(read, {meta_path, "num_puzzle_identifiers", "2000000000", "outside [1, 67108864]"});
+  edit([](auto& j) { j["seq_len"] = 2000000000; });
+  expect_error(read, {meta_path, "seq_len", "outside [1, 1048576]"});
+  edit([](auto& j) { j["total_groups"] = 5000000000LL; });
+  expect_error(read, {meta_path, "total_groups"});
+  edit([](auto& j) { j["total_puzzles"] = 18446744073709551615ULL; });
+  expect_error(read, {meta_path, "total_puzzles", "18446744073709551615"});
+  edit([](auto& j) { j["seq_len"] = 6.5; });
+  expect_error(read, {meta_path, "seq_len", "must be an integer"});
+  // A key given twice: nlohmann would keep the last silently.
+  std::string twice = good.dump();
+  twice.insert(twice.find("\"mean_puzzle_examples\":"), "\"mean_puzzle_examples\":1.5,");
+  write_file(meta_path, twice);
+  expect_error(read, {meta_path, "\"mean_puzzle_examples\" appears twice"});
+  // JSON text cannot hold an infinity (1e999 is a parse error), but a value built in memory can.
+  auto inf = good;
+  inf["mean_puzzle_examples"] = std::numeric_limits<double>::infinity();
+  expect_error([&] { metadata_from_json(inf, "ctx"); }, {"ctx", "mean_puzzle_examples", "finite"});
+  // A duplicated set skipped the totals check (it applies only to one set).
+  edit([](auto& j) { j["sets"] = {"all", "all"}; });
+  expect_error(read, {meta_path, "\"all\" twice"});
+  edit([](auto& j) { j["sets"] = {"all", ".."}; });
+  expect_error(read, {meta_path, "not a set name"});
+  // With several sets, one set's count may not exceed the total.
+  edit([](auto& j) {
+    j["sets"] = {"all", "other"};
+    j["total_groups"] = 2;
+  });
+  expect_error(read, {meta_path, "total_groups is 2", "alone describes 5 groups"});
+  edit([](auto& j) { j["sets"] = {"all", "other"}; });
+  EXPECT_NO_THROW(read());
+  // JSON nested 100k deep (a 200 KB file) overflowed the stack when printed.
+  write_file(meta_path, std::string(100000, '[') + std::string(100000, ']'));
+  expect_error(read, {meta_path, "nested deeper than 64 levels"});
+  write_file(tmp / "identifiers.json", std::string(100000, '[') + std::string(100000, ']'));
+  expect_error([&] { read_identifiers(root); }, {tmp / "identifiers.json", "nested deeper"});
+  // A directory where the file should be.
+  fs::remove(meta_path);
+  fs::create_directory(meta_path);
+  expect_error(read, {meta_path, "is a directory"});
+}
+
+TEST(Layout, TestSplitMustAgreeWithTrain) {
+  TempDir tmp;
+  const Dataset ds = arc_like(5);
+  const std::string root = tmp.str();
+  write_split(ds, root, "train");
+  write_split(ds, root, "test");
+  EXPECT_NO_THROW(read_split(root, "test"));
+  const std::string train_meta = tmp / "train/dataset.json", test_meta = tmp / "test/dataset.json";
+  const auto good = nlohmann::json::parse(read_file(test_meta));
+  auto edit = [&](const std::function<void(nlohmann::json&)>& f) {
+    auto j = good;
+    f(j);
+    write_file(test_meta, j.dump());
+  };
+  // Each of these passes the test split's own checks but encodes differently from train.
+  edit([](auto& j) { j["ignore_label_id"] = nullptr; });
+  expect_error([&] { read_split(root, "test"); }, {test_meta, train_meta, "ignore_label_id", "null"});
+  edit([&](auto& j) { j["ignore_label_id"] = good["ignore_label_id"].is_null() ? 1 : 1 - good["ignore_label_id"].get<int>(); });
+  expect_error([&] { read_split(root, "test"); }, {test_meta, train_meta, "ignore_label_id"});
+  edit([](auto& j) { j["pad_id"] = 1; });
+  expect_error([&] { read_split(root, "test"); }, {test_meta, train_meta, "pad_id"});
+  edit([&](auto& j) { j["vocab_size"] = good["vocab_size"].get<int>() + 1; });
+  expect_error([&] { read_split(root, "test"); }, {test_meta, train_meta, "vocab_size"});
+  edit([&](auto& j) { j["num_puzzle_identifiers"] = good["num_puzzle_identifiers"].get<int>() + 1; });
+  expect_error([&] { read_split(root, "test"); }, {test_meta, train_meta, "num_puzzle_identifiers"});
+  edit([&](auto& j) { j["blank_identifier_id"] = 1; });
+  expect_error([&] { read_split(root, "test"); }, {test_meta, train_meta, "blank_identifier_id"});
+  // The train split itself is read without looking at the test split.
+  EXPECT_NO_THROW(read_split(root, "train"));
 }
 
 }  // namespace

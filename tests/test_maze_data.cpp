@@ -122,6 +122,11 @@ TEST(Maze, BadCsvRowsNameFileAndLine) {
   check("twoS.csv", "SS G", "SS G", "exactly one 'S'");
   check("wall.csv", "S#G ", "SoG ", "position 1");
   check("len.csv", "S  G", "S  G ", "characters");
+  // Larger than any maze trm generates (side * side would also overflow int past 46340).
+  std::string huge(256 * 256, ' ');
+  huge[0] = 'S';
+  huge[1] = 'G';
+  check("huge.csv", huge, huge, "256x256 maze, larger than 255x255");
   const std::string p = tmp / "ok.csv";
   write_file(p, header + ", S G, SoG,3\r\n");  // leading spaces and CRLF
   const MazeSet s = read_maze_csv(p);

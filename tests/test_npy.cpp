@@ -118,5 +118,45 @@ TEST(Npy, MalformedFilesNameTheFile) {
   expect_error([&] { NpyArray::read(tmp / "big.npy").to_int32(); }, {tmp / "big.npy", "does not fit in int32"});
 }
 
+// Shapes whose element or byte counts overflow int64 used to wrap; they are refused by name.
+TEST(Npy, OverflowingShapesAreRefused) {
+  TempDir tmp;
+  const auto check = [&](const std::string& name, const std::string& bytes, const std::string& needle) {
+    const std::string p = tmp / name;
+    write_file(p, bytes);
+    expect_error([&] { NpyArray::read(p); }, {p, needle});
+  };
+  // 2^62 x 4 elements; 2^32 x 2^30 x 8 bytes; 2^61 x 8 bytes.
+  check("numel.npy", npy_bytes("{'descr': '|u1', 'fortran_order': False, 'shape': (4611686018427387904, 4), }", ""),
+        "overflows");
+  check("bytes.npy", npy_bytes("{'descr': '<i8', 'fortran_order': False, 'shape': (4294967296, 1073741824), }", ""),
+        "overflows");
+  check("bytes1.npy", npy_bytes("{'descr': '<i8', 'fortran_order': False, 'shape': (2305843009213693952,), }", ""),
+        "overflows");
+  // A dimension beyond int64 in the text itself.
+  check("digits.npy", npy_bytes("{'descr': '|u1', 'fortran_order': False, 'shape': (99999999999999999999,), }", ""),
+        "dimension too large");
+  // A zero dimension: 0 elements whatever the others are.
+  const std::string p = tmp / "zero.npy";
+  write_file(p, npy_bytes("{'descr': '<i8', 'fortran_order': False, 'shape': (4611686018427387904, 0), }", ""));
+  EXPECT_EQ(NpyArray::read(p).numel(), 0);
+  // A malformed header is quoted in the error, but cut short.
+  const std::string junk = "{'descr': '|u1', 'fortran_order': Maybe" + std::string(100000, ' ') + "}";
+  const std::string long_header = npy_bytes(junk, "", 2);
+  try {
+    NpyArray::from_bytes(std::vector<unsigned char>(long_header.begin(), long_header.end()), "mem");
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_LT(std::string(e.what()).size(), 1000u);
+  }
+}
+
+TEST(Npy, FromBytesMatchesRead) {
+  const std::string bytes = npy_bytes("{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }", std::string("\1\0\0\0\2\0\0\0", 8));
+  const auto a = NpyArray::from_bytes(std::vector<unsigned char>(bytes.begin(), bytes.end()), "in memory");
+  EXPECT_EQ(a.to_int32(), (std::vector<std::int32_t>{1, 2}));
+  expect_error([] { NpyArray::from_bytes({1, 2, 3}, "in memory"); }, {"in memory", "bad magic"});
+}
+
 }  // namespace
 }  // namespace trm::data

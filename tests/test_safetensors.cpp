@@ -1,9 +1,13 @@
 // safetensors: round trip, atomic replacement, and malformed files rejected with the file named.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
+
+#include "expect_error.h"
 
 #include "trm/model/config.h"
 #include "trm/io/safetensors.h"
@@ -71,7 +75,7 @@ TEST(SafeTensors, MalformedFilesAreRejected) {
   write_raw(p, "{}", "", 1 << 20);
   expect_read_error(p, "exceeds");
   write_raw(p, "{not json", "");
-  expect_read_error(p, "not valid JSON");
+  expect_read_error(p, "invalid JSON");
   write_raw(p, R"({"t":{"dtype":"F32","shape":[2],"data_offsets":[0,16]}})", std::string(8, '\0'));
   expect_read_error(p, "outside");
   write_raw(p, R"({"t":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", std::string(8, '\0'));
@@ -83,6 +87,112 @@ TEST(SafeTensors, MalformedFilesAreRejected) {
   write_raw(p, R"({"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", std::string(4, '\0'));
   expect_read_error(p, "outside");
   fs::remove(p);
+}
+
+// Sizes from the header are untrusted: products and offsets that overflow int64 used to wrap
+// (signed overflow) to a small byte count that matched the data section.
+TEST(SafeTensors, OverflowingShapesAndOffsetsAreRefused) {
+  const std::string p = temp_path("overflow.safetensors");
+  // 2^62 x 4 elements: the element count overflows.
+  write_raw(p, R"({"t":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,0]}})", "");
+  expect_read_error(p, "overflows");
+  // 2^32 x 2^30 x 4 bytes = 2^64: wraps to 0 bytes in uint64 arithmetic.
+  write_raw(p, R"({"t":{"dtype":"F32","shape":[4294967296,1073741824],"data_offsets":[0,0]}})", "");
+  expect_read_error(p, "overflows");
+  // 2^61 x 8 bytes (F64) = 2^64 bytes.
+  write_raw(p, R"({"t":{"dtype":"F64","shape":[2305843009213693952],"data_offsets":[0,0]}})", "");
+  expect_read_error(p, "overflows");
+  // A zero dimension makes any other dimension harmless: 0 elements, 0 bytes.
+  write_raw(p, R"({"t":{"dtype":"F32","shape":[4611686018427387904,4611686018427387904,0],"data_offsets":[0,0]}})", "");
+  const auto f = SafeTensorsFile::read(p);
+  EXPECT_EQ(f.entry("t").numel(), 0);
+  EXPECT_TRUE(f.floats("t").empty());
+  // Dimensions and offsets must be non-negative integers within int64.
+  write_raw(p, R"({"t":{"dtype":"F32","shape":[1e30],"data_offsets":[0,4]}})", std::string(4, '\0'));
+  expect_read_error(p, "is not an integer");
+  write_raw(p, R"({"t":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", std::string(4, '\0'));
+  expect_read_error(p, "negative");
+  write_raw(p, R"({"t":{"dtype":"F32","shape":[1],"data_offsets":[18446744073709551615,4]}})", std::string(4, '\0'));
+  expect_read_error(p, "too large");
+  write_raw(p, R"({"t":{"dtype":"F32","shape":"1","data_offsets":[0,4]}})", std::string(4, '\0'));
+  expect_read_error(p, "is not a list");
+  write_raw(p, R"({"t":{"dtype":7,"shape":[1],"data_offsets":[0,4]}})", std::string(4, '\0'));
+  expect_read_error(p, "is not a string");
+  fs::remove(p);
+}
+
+TEST(SafeTensors, OverlappingTensorsAndDuplicateNamesAreRefused) {
+  const std::string p = temp_path("overlap.safetensors");
+  write_raw(p, R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+            std::string(12, '\0'));
+  expect_read_error(p, "overlap");
+  // The same bytes named twice.
+  write_raw(p, R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"I32","shape":[2],"data_offsets":[0,8]}})",
+            std::string(8, '\0'));
+  expect_read_error(p, "overlap");
+  // Adjacent tensors and an empty tensor anywhere are fine.
+  write_raw(p, R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]},)"
+               R"("e":{"dtype":"F32","shape":[0],"data_offsets":[2,2]}})",
+            std::string(8, '\0'));
+  EXPECT_EQ(SafeTensorsFile::read(p).names().size(), 3u);
+  // One tensor named twice in the header: which one would be meant?
+  write_raw(p, R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+            std::string(8, '\0'));
+  expect_read_error(p, "appears twice");
+  fs::remove(p);
+}
+
+TEST(SafeTensors, DeeplyNestedHeaderIsRefused) {
+  const std::string p = temp_path("deep.safetensors");
+  const int depth = 100000;  // overflowed the stack when printed
+  write_raw(p, "{\"__metadata__\":" + std::string(depth, '[') + std::string(depth, ']') + "}", "");
+  expect_read_error(p, "nested deeper than 64 levels");
+  fs::remove(p);
+}
+
+TEST(SafeTensors, NonFiniteFloatsAreRefusedUnlessAllowed) {
+  const std::string p = temp_path("nan.safetensors");
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> a{1, nan, 2, -inf, 3};
+  const std::vector<double> d{1, inf};
+  const std::uint16_t bf[2] = {0x3f80, 0x7fc0};  // 1.0, NaN
+  const std::vector<float> ok{1, 2};
+  SafeTensorsWriter w;
+  w.add_f32("model.w", {5}, a.data());
+  w.add("d", DType::kF64, {2}, d.data());
+  w.add("bf", DType::kBF16, {2}, bf);
+  w.add_f32("ok", {2}, ok.data());
+  w.write(p);
+  const auto f = SafeTensorsFile::read(p);
+  test_util::expect_error([&] { f.floats("model.w"); }, {p, "\"model.w\"", "2 non-finite values", "among 5", "index 1"});
+  std::vector<float> dst(5);
+  test_util::expect_error([&] { f.read_floats_into("model.w", {5}, dst.data()); }, {p, "model.w", "2 non-finite"});
+  test_util::expect_error([&] { f.doubles("d"); }, {p, "\"d\"", "1 non-finite value ", "index 1"});
+  test_util::expect_error([&] { f.floats("d"); }, {"\"d\"", "non-finite"});
+  test_util::expect_error([&] { f.floats("bf"); }, {"\"bf\"", "non-finite"});
+  EXPECT_EQ(f.floats("ok"), ok);
+  // Opting out returns the values as stored.
+  const auto raw = SafeTensorsFile::read(p, NonFinite::kAllow);
+  const auto got = raw.floats("model.w");
+  EXPECT_EQ(got[0], 1.0f);
+  EXPECT_TRUE(std::isnan(got[1]));
+  EXPECT_EQ(got[3], -inf);
+  EXPECT_TRUE(std::isinf(raw.doubles("d")[1]));
+  fs::remove(p);
+}
+
+TEST(SafeTensors, IntegersOutsideInt32AreRefused) {
+  const std::string p = temp_path("i64.safetensors");
+  const std::vector<std::int64_t> v{1, std::int64_t{1} << 40};
+  SafeTensorsWriter w;
+  w.add("i", DType::kI64, {2}, v.data());
+  w.write(p);
+  test_util::expect_error([&] { SafeTensorsFile::read(p).ints("i"); }, {p, "\"i\"", "element 1", "does not fit in int32"});
+  fs::remove(p);
+}
+
+TEST(SafeTensors, DirectoryIsRefused) {
+  expect_read_error(fs::temp_directory_path().string(), "not a regular file");
 }
 
 TEST(SafeTensors, WriteToMissingDirectoryFails) {

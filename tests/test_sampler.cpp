@@ -225,6 +225,17 @@ TEST(Sampler, ResumesExactly) {
   broken["rng"] = {"0000000000000000", "0000000000000000", "0000000000000000", "0000000000000000"};
   expect_error([&] { s.restore(broken); }, {"all zero"});
   expect_error([&] { s.restore(nlohmann::json::array()); }, {"not a training sampler state"});
+  // Counters of another JSON type (a float beyond int64 would be an undefined conversion).
+  for (const char* key : {"position", "pass", "batches_in_pass", "batch_size"}) {
+    broken = st;
+    broken[key] = 1e30;
+    expect_error([&] { s.restore(broken); }, {"sampler state", key, "not an integer counter"});
+    broken[key] = 18446744073709551615ULL;
+    expect_error([&] { s.restore(broken); }, {"sampler state", key, "not an integer counter"});
+  }
+  broken = st;
+  broken["seed"] = -1;
+  expect_error([&] { s.restore(broken); }, {"seed"});
 }
 
 }  // namespace

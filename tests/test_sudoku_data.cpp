@@ -150,6 +150,26 @@ TEST(Sudoku, BadCsvRowsNameFileAndLine) {
   expect_error([&] { read_sudoku_csv(p, 5); }, {p + ":2:", "rating"});
 }
 
+// The CSV reader bounds a line (a file without line breaks is not read whole into memory), refuses
+// a directory, and reads a last line that has no line break.
+TEST(Sudoku, CsvLinesAreBoundedAndDirectoriesRefused) {
+  TempDir tmp;
+  const std::string header = "source,question,answer,rating\n";
+  const std::string long_line = tmp / "long.csv";
+  write_file(long_line, header + std::string(kMaxCsvLineBytes + 1, 'x'));
+  expect_error([&] { read_sudoku_csv(long_line); }, {long_line + ":2:", "line longer than 1048576 bytes"});
+  write_file(long_line, std::string(3 * kMaxCsvLineBytes, ','));  // the header line itself
+  expect_error([&] { read_sudoku_csv(long_line); }, {long_line + ":1:", "line longer"});
+  expect_error([&] { read_sudoku_csv(tmp.str()); }, {tmp.str(), "is a directory"});
+  expect_error([&] { read_sudoku_csv(tmp / "missing.csv"); }, {tmp / "missing.csv", "cannot open"});
+  const std::string last = tmp / "last.csv";
+  write_file(last, header + std::string(",") + kQ1 + "," + kA1 + ",1\n," + kQ1 + "," + kA1 + ",1");
+  EXPECT_EQ(read_sudoku_csv(last).size(), 2);
+  // A row just under the bound is read (and refused for its content, not its length).
+  write_file(last, header + "," + std::string(kMaxCsvLineBytes - 10, '1') + ",1,1\n");
+  expect_error([&] { read_sudoku_csv(last); }, {last + ":2:", "16, 36 or 81"});
+}
+
 TEST(Sudoku, RealTrainSetAugmentsValidly) {
   TempDir tmp;
   const std::string csv = sudoku_train_csv(tmp);

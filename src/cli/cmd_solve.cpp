@@ -3,14 +3,12 @@
 
 #include <cmath>
 #include <cstdio>
-#include <fstream>
-#include <iostream>
-#include <iterator>
+#include <memory>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "cli/commands.h"
 #include "cli/puzzle_text.h"
+#include "io/text_file.h"
 #include "trm/train/act.h"
 #include "trm/train/checkpoint.h"
 #include "trm/eval/evaluate.h"
@@ -31,22 +29,28 @@ void add_solve_command(CLI::App& app, Action& action) {
   cmd->add_flag("--json", json_out, "Print one JSON object instead of text");
   cmd->callback([&action] {
     action = [] {
-      std::string text = puzzle;
+      // The text and where it came from (named in every error about it).
+      std::string text, source;
       if (!file.empty()) {
-        std::ifstream f(file);
-        if (!f) throw Error(file + ": cannot open");
-        text.assign(std::istreambuf_iterator<char>(f), {});
-      } else if (text.empty() || text == "-") {
-        if (text.empty() && isatty(0)) throw Error("give a puzzle as an argument, with --file, or on stdin ('-')");
-        text.assign(std::istreambuf_iterator<char>(std::cin), {});
+        if (!puzzle.empty()) throw Error("give the puzzle either as an argument or with --file, not both");
+        source = file;
+        text = io::read_text_file(file, kMaxPuzzleTextBytes);
+      } else if (puzzle.empty() || puzzle == "-") {
+        if (puzzle.empty() && isatty(0)) throw Error("give a puzzle as an argument, with --file, or on stdin ('-')");
+        source = "stdin";
+        text = io::read_fd_text(0, source, kMaxPuzzleTextBytes);
+      } else {
+        source = "the puzzle argument";
+        text = puzzle;
       }
-      const PuzzleText p = parse_puzzle(text);
+      // The checkpoint's header says what the model takes; the text is checked against it before
+      // any weight is read.
+      const Checkpoint ck = Checkpoint::read(ckpt);
+      const ModelConfig c = ck.model_config();
+      const PuzzleText p = parse_puzzle_for_model(text, source, c.vocab_size, c.seq_len, "the model in " + ckpt);
       auto be = make_backend(backend);
-      auto model = load_model_from_checkpoint(ckpt, *be, true);
-      const ModelConfig& c = model->config();
-      if (static_cast<int>(p.tokens.size()) != c.seq_len)
-        throw Error("the puzzle has " + std::to_string(p.tokens.size()) + " cells but this model was trained on " +
-                    std::to_string(c.seq_len));
+      auto model = std::make_unique<TrmModel>(c, *be);
+      ck.load_model(*model, true);
       const Halting h = halting_from_string(halting);
       model->reserve(1, false);
       InferenceCarry carry(*model, 1);

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <string>
 
 #include "trm/error.h"
 #include "trm/data/maze.h"
@@ -9,38 +10,166 @@
 
 namespace trm::cli {
 
-PuzzleText parse_puzzle(const std::string& text) {
-  PuzzleText p;
-  if (text.find('#') != std::string::npos || text.find('S') != std::string::npos) {
-    p.kind = PuzzleKind::kMaze;
-    std::string cells;
-    for (char ch : text)
-      if (ch != '\n' && ch != '\r') cells += ch;
-    const int side = static_cast<int>(std::lround(std::sqrt(static_cast<double>(cells.size()))));
-    if (side * side != static_cast<int>(cells.size()))
-      throw Error("maze text has " + std::to_string(cells.size()) + " cells, which is not a square");
-    p.side = side;
-    for (char ch : cells) {
-      const char* at = std::strchr(data::kMazeCharset, ch);
-      if (!at || ch == '\0' || ch == 'o') throw Error(std::string("maze text has an invalid character '") + ch + "' (use '#', ' ', 'S', 'G')");
-      p.tokens.push_back(static_cast<std::int32_t>(at - data::kMazeCharset) + 1);
+namespace {
+
+// 'c' for printable ASCII, else the byte in hex ('\x09'), so the message shows what is there.
+std::string show_char(char ch) {
+  const auto u = static_cast<unsigned char>(ch);
+  if (u >= 0x20 && u < 0x7f) return std::string("'") + ch + "'";
+  static const char* hex = "0123456789abcdef";
+  return std::string("'\\x") + hex[u >> 4] + hex[u & 15] + "'";
+}
+
+// Where byte i of text is, 1-based: "line 2, column 5".
+std::string where(const std::string& text, std::size_t i) {
+  std::size_t line = 1, col = 1;
+  for (std::size_t k = 0; k < i; ++k) {
+    if (text[k] == '\n') {
+      ++line;
+      col = 1;
+    } else {
+      ++col;
     }
-    return p;
   }
+  return "line " + std::to_string(line) + ", column " + std::to_string(col);
+}
+
+bool is_blank_text(const std::string& text) {
+  for (char ch : text)
+    if (ch != ' ' && ch != '\t' && ch != '\r' && ch != '\n') return false;
+  return true;
+}
+
+// A ruled separator line of a pretty-printed grid ("------+------"): only '-', '=', '+', '|' and
+// spaces, at least one '-' or '='.
+bool is_rule_line(const std::string& text, std::size_t begin, std::size_t end) {
+  bool dash = false;
+  for (std::size_t i = begin; i < end; ++i) {
+    const char ch = text[i];
+    if (ch == '-' || ch == '=') dash = true;
+    else if (ch != '+' && ch != '|' && ch != ' ' && ch != '\t' && ch != '\r') return false;
+  }
+  return dash;
+}
+
+PuzzleText parse_sudoku(const std::string& text, const std::string& source) {
+  PuzzleText p;
   p.kind = PuzzleKind::kSudoku;
   std::vector<int> digits;
-  for (char ch : text) {
-    if (ch == '.' || ch == '_') digits.push_back(0);
-    else if (ch >= '0' && ch <= '9') digits.push_back(ch - '0');
+  std::vector<std::size_t> at;  // byte offset of each cell, for errors
+  std::size_t line_begin = 0;
+  while (line_begin <= text.size()) {
+    std::size_t line_end = text.find('\n', line_begin);
+    if (line_end == std::string::npos) line_end = text.size();
+    if (!is_rule_line(text, line_begin, line_end)) {
+      for (std::size_t i = line_begin; i < line_end; ++i) {
+        const char ch = text[i];
+        if (ch == '.' || ch == '_' || (ch >= '0' && ch <= '9')) {
+          digits.push_back(ch >= '0' && ch <= '9' ? ch - '0' : 0);
+          at.push_back(i);
+        } else if (ch != ' ' && ch != '\t' && ch != '\r' && ch != '|' && ch != ',') {
+          throw Error(source + ": invalid character " + show_char(ch) + " at " + where(text, i) +
+                      " (a Sudoku is digits, '.', '0' or '_' for blanks, separated by nothing, spaces, '|' or ',')");
+        }
+      }
+    }
+    line_begin = line_end + 1;
   }
   const int n = static_cast<int>(std::lround(std::sqrt(static_cast<double>(digits.size()))));
-  if (n * n != static_cast<int>(digits.size()) || (n != 4 && n != 6 && n != 9))
-    throw Error("Sudoku text has " + std::to_string(digits.size()) + " cells; expected 16, 36 or 81 (digits, '.' or '0' for blanks)");
+  if (static_cast<std::size_t>(n) * static_cast<std::size_t>(n) != digits.size() || (n != 4 && n != 6 && n != 9))
+    throw Error(source + ": Sudoku text has " + std::to_string(digits.size()) +
+                " cells; expected 16, 36 or 81 (digits, '.' or '0' for blanks)");
   p.side = n;
-  for (int d : digits) {
-    if (d > n) throw Error("Sudoku digit " + std::to_string(d) + " is larger than " + std::to_string(n));
-    p.tokens.push_back(data::sudoku_token(static_cast<std::uint8_t>(d)));
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (digits[i] > n)
+      throw Error(source + ": Sudoku digit " + std::to_string(digits[i]) + " at " + where(text, at[i]) +
+                  " is larger than " + std::to_string(n));
+    p.tokens.push_back(data::sudoku_token(static_cast<std::uint8_t>(digits[i])));
   }
+  return p;
+}
+
+PuzzleText parse_maze(const std::string& text, const std::string& source) {
+  PuzzleText p;
+  p.kind = PuzzleKind::kMaze;
+  int starts = 0, goals = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char ch = text[i];
+    if (ch == '\n' || ch == '\r') continue;
+    // The question alphabet: 'o' (a path cell) belongs in answers only; '\0' would match the
+    // charset's terminator.
+    const char* hit = ch == '\0' || ch == 'o' ? nullptr : std::strchr(data::kMazeCharset, ch);
+    if (!hit)
+      throw Error(source + ": invalid character " + show_char(ch) + " at " + where(text, i) +
+                  " (a maze is '#' walls, ' ' open cells, one 'S' and one 'G')");
+    starts += ch == 'S';
+    goals += ch == 'G';
+    p.tokens.push_back(static_cast<std::int32_t>(hit - data::kMazeCharset) + 1);
+  }
+  const int side = static_cast<int>(std::lround(std::sqrt(static_cast<double>(p.tokens.size()))));
+  if (static_cast<std::size_t>(side) * static_cast<std::size_t>(side) != p.tokens.size())
+    throw Error(source + ": maze text has " + std::to_string(p.tokens.size()) + " cells, which is not a square");
+  if (starts != 1 || goals != 1)
+    throw Error(source + ": a maze needs exactly one 'S' and one 'G', the text has " + std::to_string(starts) +
+                " and " + std::to_string(goals));
+  p.side = side;
+  return p;
+}
+
+bool looks_like_maze(const std::string& text) {
+  return text.find('#') != std::string::npos || text.find('S') != std::string::npos;
+}
+
+std::string kind_name(PuzzleKind k) { return k == PuzzleKind::kSudoku ? "Sudoku" : "maze"; }
+
+}  // namespace
+
+std::string ModelPuzzles::describe() const {
+  const std::string grid = std::to_string(side) + "x" + std::to_string(side);
+  const std::string cells = " (" + std::to_string(side * side) + " cells)";
+  return grid + (sudoku ? " Sudoku" : " maze") + cells;
+}
+
+ModelPuzzles puzzles_for_model(int vocab_size, int seq_len) {
+  ModelPuzzles m;
+  const int side = seq_len > 0 ? static_cast<int>(std::lround(std::sqrt(static_cast<double>(seq_len)))) : 0;
+  if (side < 2 || static_cast<std::int64_t>(side) * side != seq_len) return m;
+  m.side = side;
+  m.sudoku = (side == 4 || side == 6 || side == 9) && vocab_size == side + 2;
+  // A 4x4 maze would share the 4x4 Sudoku's vocab_size 6 and seq_len 16; as in `trm data show`,
+  // such a model is a Sudoku one, so mazes start at 5x5 and every model is one kind.
+  m.maze = vocab_size == data::kMazeVocabSize && side > 4;
+  return m;
+}
+
+PuzzleText parse_puzzle(const std::string& text, const std::string& source) {
+  if (is_blank_text(text)) throw Error(source + ": empty puzzle (0 cells)");
+  return looks_like_maze(text) ? parse_maze(text, source) : parse_sudoku(text, source);
+}
+
+PuzzleText parse_puzzle_for_model(const std::string& text, const std::string& source, int vocab_size, int seq_len,
+                                  const std::string& model) {
+  const ModelPuzzles m = puzzles_for_model(vocab_size, seq_len);
+  if (!m.sudoku && !m.maze)
+    throw Error(model + " (vocab_size " + std::to_string(vocab_size) + ", seq_len " + std::to_string(seq_len) +
+                ") is not a Sudoku or maze model: trm solve reads n x n Sudoku (vocab_size n + 2, seq_len n*n) and "
+                "mazes (vocab_size 6); for ARC use trm arc solve");
+  if (is_blank_text(text)) throw Error(source + ": empty puzzle; " + model + " takes a " + m.describe());
+  const PuzzleKind kind = looks_like_maze(text) ? PuzzleKind::kMaze : PuzzleKind::kSudoku;
+  if (kind != (m.sudoku ? PuzzleKind::kSudoku : PuzzleKind::kMaze))
+    throw Error(source + ": the text is a " + kind_name(kind) +
+                (kind == PuzzleKind::kMaze ? " (it has '#' or 'S')" : " (it has no '#' or 'S')") +
+                ", but " + model + " takes a " + m.describe());
+  PuzzleText p;
+  try {
+    p = m.sudoku ? parse_sudoku(text, source) : parse_maze(text, source);
+  } catch (const Error& e) {
+    throw Error(std::string(e.what()) + "; " + model + " takes a " + m.describe());
+  }
+  if (p.side != m.side)
+    throw Error(source + ": the text is a " + std::to_string(p.side) + "x" + std::to_string(p.side) + " " +
+                kind_name(p.kind) + " (" + std::to_string(p.tokens.size()) + " cells), but " + model + " takes a " +
+                m.describe());
   return p;
 }
 

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "convert/trm_file.h"
+#include "io/json_file.h"
 #include "trm/convert/pytorch.h"
 #include "trm/data/dataset.h"
 #include "trm/io/torch_checkpoint.h"
@@ -40,15 +41,8 @@ std::string list_some(const std::vector<std::string>& names) {
 data::Metadata dataset_metadata(const std::string& dir) {
   for (const char* split : {"test", "train"}) {
     const fs::path p = fs::path(dir) / split / "dataset.json";
-    std::ifstream in(p);
-    if (!in) continue;
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-      throw Error(p.string() + ": invalid JSON (" + e.what() + ")");
-    }
-    return data::metadata_from_json(j, p.string());
+    if (!fs::exists(p)) continue;
+    return data::metadata_from_json(data::read_json_file(p.string()), p.string());
   }
   throw Error(dir + ": no test/dataset.json or train/dataset.json (is it a dataset directory?)");
 }

@@ -46,6 +46,11 @@ Dataset read_split(const std::string& root, const std::string& split, const std:
       read_json_file(src.metadata, "is " + root + " a dataset directory with a " + split + " split?"), src.metadata);
   if (std::find(ds.meta.sets.begin(), ds.meta.sets.end(), set) == ds.meta.sets.end())
     throw Error(src.metadata + ": set \"" + set + "\" is not listed in \"sets\"");
+  if (split != "train") {
+    const std::string train_meta = root + "/train/dataset.json";
+    if (std::filesystem::exists(train_meta))
+      check_metadata_agree(metadata_from_json(read_json_file(train_meta), train_meta), train_meta, ds.meta, src.metadata);
+  }
   const auto inputs = read_token_array(src.inputs, ds.meta.seq_len);
   const auto labels = read_token_array(src.labels, ds.meta.seq_len);
   if (labels.shape() != inputs.shape())
@@ -86,10 +91,14 @@ std::vector<std::string> read_identifiers(const std::string& root) {
   const std::string path = root + "/identifiers.json";
   const auto j = read_json_file(path);
   if (!j.is_array() || j.empty()) throw Error(path + ": expected a non-empty JSON list of names");
+  if (static_cast<std::int64_t>(j.size()) > kMaxPuzzleIdentifiers)
+    throw Error(path + ": holds " + std::to_string(j.size()) + " names, more than the " +
+                std::to_string(kMaxPuzzleIdentifiers) + " puzzle identifiers a dataset may have");
   std::vector<std::string> names;
   names.reserve(j.size());
   for (std::size_t i = 0; i < j.size(); ++i) {
-    if (!j[i].is_string()) throw Error(path + ": entry " + std::to_string(i) + " is " + j[i].dump() + ", not a string");
+    if (!j[i].is_string())
+      throw Error(path + ": entry " + std::to_string(i) + " is " + json_excerpt(j[i]) + ", not a string");
     names.push_back(j[i].get<std::string>());
   }
   if (names[0] != "<blank>") throw Error(path + ": entry 0 is \"" + names[0] + "\", expected \"<blank>\"");

@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "io/checked_size.h"
 #include "trm/error.h"
 #include "trm/data/dataset.h"
 
@@ -49,10 +50,26 @@ DatasetSources DatasetSources::in_memory(const std::string& what) {
 
 void validate_dataset(const Dataset& ds, const DatasetSources& src) {
   const Metadata& m = ds.meta;
-  if (m.seq_len <= 0) throw Error(src.metadata + ": seq_len must be positive");
+  if (m.seq_len <= 0 || m.seq_len > kMaxSeqLen)
+    throw Error(src.metadata + ": seq_len " + std::to_string(m.seq_len) + " is outside [1, " + std::to_string(kMaxSeqLen) + "]");
   if (m.vocab_size < 1 || m.vocab_size > 256) throw Error(src.metadata + ": vocab_size must be in [1, 256] for uint8 tokens");
+  if (m.num_puzzle_identifiers < 1 || m.num_puzzle_identifiers > kMaxPuzzleIdentifiers)
+    throw Error(src.metadata + ": num_puzzle_identifiers " + std::to_string(m.num_puzzle_identifiers) + " is outside [1, " +
+                std::to_string(kMaxPuzzleIdentifiers) + "]");
+  if (m.pad_id < 0 || m.pad_id >= m.vocab_size)
+    throw Error(src.metadata + ": pad_id " + std::to_string(m.pad_id) + " is outside [0, vocab_size)");
+  if (m.ignore_label_id && (*m.ignore_label_id < 0 || *m.ignore_label_id >= m.vocab_size))
+    throw Error(src.metadata + ": ignore_label_id " + std::to_string(*m.ignore_label_id) + " is outside [0, vocab_size)");
+  if (m.blank_identifier_id < 0 || m.blank_identifier_id >= m.num_puzzle_identifiers)
+    throw Error(src.metadata + ": blank_identifier_id " + std::to_string(m.blank_identifier_id) +
+                " is outside [0, num_puzzle_identifiers)");
+  if (m.sets.empty()) throw Error(src.metadata + ": \"sets\" is empty");
+  for (std::size_t i = 0; i < m.sets.size(); ++i)
+    for (std::size_t k = 0; k < i; ++k)
+      if (m.sets[i] == m.sets[k]) throw Error(src.metadata + ": \"sets\" lists \"" + m.sets[i] + "\" twice");
   const std::int64_t n = ds.num_examples;
-  const auto cells = static_cast<std::size_t>(n) * static_cast<std::size_t>(m.seq_len);
+  if (n < 0) throw Error(src.inputs + ": negative example count");
+  const auto cells = static_cast<std::size_t>(io::checked_mul(n, m.seq_len, src.inputs, "token count"));
   if (ds.inputs.size() != cells)
     throw Error(src.inputs + ": holds " + std::to_string(ds.inputs.size()) + " tokens, expected " + std::to_string(n) +
                 " x seq_len " + std::to_string(m.seq_len));
@@ -72,8 +89,16 @@ void validate_dataset(const Dataset& ds, const DatasetSources& src) {
   }
   check_tokens(ds.inputs, m.vocab_size, m.seq_len, src.inputs);
   check_tokens(ds.labels, m.vocab_size, m.seq_len, src.labels);
-  // With several sets the totals in dataset.json add up over all of them.
-  if (m.sets.size() == 1) {
+  // With several sets the totals in dataset.json add up over all of them: each set's own count is
+  // at most the total.
+  if (m.sets.size() > 1) {
+    if (m.total_groups < ds.num_groups())
+      throw Error(src.metadata + ": total_groups is " + std::to_string(m.total_groups) + ", but " + src.group_indices +
+                  " alone describes " + std::to_string(ds.num_groups()) + " groups");
+    if (m.total_puzzles >= 0 && m.total_puzzles < p)
+      throw Error(src.metadata + ": total_puzzles is " + std::to_string(m.total_puzzles) + ", but " +
+                  src.puzzle_identifiers + " alone holds " + std::to_string(p) + " puzzles");
+  } else {
     if (m.total_groups != ds.num_groups())
       throw Error(src.metadata + ": total_groups is " + std::to_string(m.total_groups) + ", but " + src.group_indices +
                   " describes " + std::to_string(ds.num_groups()) + " groups");

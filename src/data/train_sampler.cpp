@@ -1,7 +1,9 @@
 #include <algorithm>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 
 #include "data/collate.h"
+#include "io/json_file.h"
 #include "trm/error.h"
 #include "trm/data/sampler.h"
 
@@ -94,8 +96,17 @@ void TrainSampler::restore(const nlohmann::json& j) {
   try {
     if (!j.is_object() || j.value("format", "") != kStateFormat)
       throw Error(ctx + ": not a training sampler state (format \"" + std::string(kStateFormat) + "\" expected)");
+    // A counter must be a JSON integer: get<int64> of a float such as 1e30 (a damaged checkpoint)
+    // would be an undefined conversion; numbers above int64 are refused too.
+    auto integer = [&](const char* key) {
+      const auto& v = j.at(key);
+      if (!v.is_number_integer() ||
+          (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)))
+        throw Error(ctx + ": " + key + " is " + json_excerpt(v) + ", not an integer counter");
+      return v.get<std::int64_t>();
+    };
     auto expect = [&](const char* key, std::int64_t want) {
-      const auto got = j.at(key).get<std::int64_t>();
+      const auto got = integer(key);
       if (got != want)
         throw Error(ctx + ": " + key + " is " + std::to_string(got) + " in the saved state but " + std::to_string(want) +
                     " now; resuming needs the same data and sampler settings");
@@ -104,12 +115,12 @@ void TrainSampler::restore(const nlohmann::json& j) {
     expect("epochs_per_pass", opt_.epochs_per_pass);
     expect("num_groups", ds_->num_groups());
     expect("num_examples", ds_->num_examples);
-    if (j.at("seed").get<std::uint64_t>() != opt_.seed)
+    if (!j.at("seed").is_number_unsigned() || j.at("seed").get<std::uint64_t>() != opt_.seed)
       throw Error(ctx + ": seed differs from the saved state's; resuming needs the same seed");
-    const auto pass = j.at("pass").get<std::int64_t>();
+    const auto pass = integer("pass");
     const bool in_pass = j.at("in_pass").get<bool>();
-    const auto position = j.at("position").get<std::int64_t>();
-    const auto batches = j.at("batches_in_pass").get<std::int64_t>();
+    const auto position = integer("position");
+    const auto batches = integer("batches_in_pass");
     if (pass < 0 || position < 0 || batches < 0) throw Error(ctx + ": negative counter");
     Rng saved;
     if (in_pass) saved.set_state(j.at("rng"), ctx);

@@ -1,6 +1,11 @@
 #include "trm/io/csv.h"
 
-#include <fstream>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "io/atomic_file.h"
 #include "trm/error.h"
@@ -59,15 +64,74 @@ std::string quote_if_needed(const std::string& f) {
 
 }  // namespace
 
+namespace {
+
+// Reads lines of at most max_bytes from a file descriptor: a file with no line break would
+// otherwise be read into one string however large it is.
+class LineReader {
+ public:
+  LineReader(int fd, std::string path, std::size_t max_bytes) : fd_(fd), path_(std::move(path)), max_(max_bytes) {}
+  // The next line without its '\n' (a last line without one too); false at the end of the file.
+  bool next(std::string& line, std::int64_t line_no) {
+    while (true) {
+      const std::size_t nl = buf_.find('\n', pos_);
+      if (nl != std::string::npos) {
+        check_length(nl - pos_, line_no);
+        line.assign(buf_, pos_, nl - pos_);
+        pos_ = nl + 1;
+        return true;
+      }
+      check_length(buf_.size() - pos_, line_no);
+      if (eof_) {
+        if (pos_ == buf_.size()) return false;
+        line.assign(buf_, pos_, std::string::npos);
+        pos_ = buf_.size();
+        return true;
+      }
+      buf_.erase(0, pos_);
+      pos_ = 0;
+      char chunk[1 << 16];
+      const ssize_t r = ::read(fd_, chunk, sizeof chunk);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) throw Error(path_ + ": read error (" + std::strerror(errno) + ")");
+      if (r == 0) eof_ = true;
+      buf_.append(chunk, static_cast<std::size_t>(r));
+    }
+  }
+
+ private:
+  void check_length(std::size_t n, std::int64_t line_no) const {
+    if (n > max_)
+      throw Error(path_ + ":" + std::to_string(line_no) + ": line longer than " + std::to_string(max_) +
+                  " bytes (no puzzle row is that long; is this a CSV file?)");
+  }
+  int fd_;
+  std::string path_;
+  std::size_t max_;
+  std::string buf_;
+  std::size_t pos_ = 0;
+  bool eof_ = false;
+};
+
+}  // namespace
+
 void read_csv(const std::string& path, const std::vector<std::string>& header,
               const std::function<void(const std::vector<std::string>& fields, std::int64_t line)>& fn) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open for reading");
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(path + ": cannot open for reading (" + std::strerror(errno) + ")");
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw Error(path + ": cannot stat (" + std::strerror(errno) + ")");
+  if (S_ISDIR(st.st_mode)) throw Error(path + ": is a directory, expected a CSV file");
+  LineReader reader(fd, path, kMaxCsvLineBytes);
   std::string line;
   std::vector<std::string> fields;
   std::int64_t line_no = 0;
   bool seen_header = false;
-  while (std::getline(in, line)) {
+  while (reader.next(line, line_no + 1)) {
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line_no == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // UTF-8 byte-order mark
@@ -75,7 +139,9 @@ void read_csv(const std::string& path, const std::vector<std::string>& header,
     const std::string where = path + ":" + std::to_string(line_no);
     split_line(line, fields, where);
     if (!seen_header) {
-      if (fields != header) throw Error(where + ": header is \"" + line + "\", expected \"" + join(header) + "\"");
+      if (fields != header)
+        throw Error(where + ": header is \"" + (line.size() > 200 ? line.substr(0, 200) + "..." : line) +
+                    "\", expected \"" + join(header) + "\"");
       seen_header = true;
       continue;
     }
@@ -84,7 +150,6 @@ void read_csv(const std::string& path, const std::vector<std::string>& header,
                   std::to_string(header.size()) + " (" + join(header) + ")");
     fn(fields, line_no);
   }
-  if (in.bad()) throw Error(path + ": read error");
   if (!seen_header) throw Error(path + ": empty file (expected the header \"" + join(header) + "\")");
 }
 

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "io/atomic_file.h"
+#include "io/checked_size.h"
 #include "io/mapped_file.h"
 #include "io/npy_header.h"
 #include "trm/error.h"
@@ -57,8 +58,16 @@ std::string npy_descr(NpyDtype t) {
 
 NpyArray NpyArray::read(const std::string& path) {
   auto file = std::make_shared<MappedFile>(path);
-  const unsigned char* p = file->data();
-  const std::size_t size = file->size();
+  return parse(file->data(), file->size(), path, file);
+}
+
+NpyArray NpyArray::from_bytes(std::vector<unsigned char> bytes, const std::string& name) {
+  auto owned = std::make_shared<const std::vector<unsigned char>>(std::move(bytes));
+  return parse(owned->data(), owned->size(), name, owned);
+}
+
+NpyArray NpyArray::parse(const unsigned char* p, std::size_t size, const std::string& path,
+                         std::shared_ptr<const void> keepalive) {
   static const char kMagic[] = "\x93NUMPY";
   if (size < 10 || std::memcmp(p, kMagic, 6) != 0) throw Error(path + ": not a .npy file (bad magic)");
   const int major = p[6];
@@ -84,20 +93,18 @@ NpyArray NpyArray::read(const std::string& path) {
   if (h.fortran_order && h.shape.size() > 1)
     throw Error(path + ": fortran_order True is not supported (save the array in C order, e.g. np.ascontiguousarray)");
   a.shape_ = h.shape;
-  std::int64_t n = 1;
-  for (auto d : h.shape) {
-    if (d != 0 && n > std::numeric_limits<std::int64_t>::max() / 16 / d)
-      throw Error(path + ": shape " + shape_str(h.shape) + " is too large");
-    n *= d;
-  }
-  a.numel_ = n;
+  // Every size from the header is overflow-checked: shape (2^32, 2^30) of <i8 would otherwise
+  // wrap to a small byte count.
+  const std::string ctx = path + ": shape " + shape_str(h.shape);
+  a.numel_ = io::checked_numel(h.shape, ctx);
+  const std::int64_t nbytes = io::checked_mul(a.numel_, static_cast<std::int64_t>(npy_itemsize(a.dtype_)), ctx, "byte size");
   const std::size_t offset = prefix + header_len;
-  const std::size_t expect = offset + a.nbytes();
+  const auto expect = static_cast<std::uint64_t>(io::checked_add(static_cast<std::int64_t>(offset), nbytes, ctx, "file size"));
   if (size != expect)
     throw Error(path + ": file size " + std::to_string(size) + " does not match shape " + shape_str(h.shape) + " of " +
                 h.descr + " (expected " + std::to_string(expect) + " bytes)");
   a.data_ = p + offset;
-  a.mapping_ = std::move(file);
+  a.mapping_ = std::move(keepalive);
   return a;
 }
 
@@ -136,11 +143,7 @@ std::vector<float> NpyArray::to_float32() const {
 }
 
 void write_npy(const std::string& path, NpyDtype dtype, const std::vector<std::int64_t>& shape, const void* data) {
-  std::int64_t n = 1;
-  for (auto d : shape) {
-    if (d < 0) throw Error(path + ": negative dimension in shape " + shape_str(shape));
-    n *= d;
-  }
+  const std::int64_t n = io::checked_numel(shape, path + ": shape " + shape_str(shape));
   const std::string pre = format_npy_preamble(npy_descr(dtype), shape);
   write_file_atomically(path, [&](std::FILE* f) {
     write_bytes(f, pre.data(), pre.size(), path);

@@ -53,8 +53,9 @@ class Parser {
 
  private:
   [[noreturn]] void fail(const std::string& what) const {
-    throw Error(path_ + ": malformed .npy header (" + what + " at offset " + std::to_string(i_) +
-                " of \"" + std::string(s_) + "\")");
+    // The header is quoted for context, cut short: a damaged file may declare megabytes of it.
+    const std::string text = s_.size() > 200 ? std::string(s_.substr(0, 200)) + "..." : std::string(s_);
+    throw Error(path_ + ": malformed .npy header (" + what + " at offset " + std::to_string(i_) + " of \"" + text + "\")");
   }
   char peek() const {
     if (i_ >= s_.size()) fail("header ends early");

@@ -1,15 +1,20 @@
 #include "trm/io/safetensors.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "io/atomic_file.h"
+#include "io/checked_size.h"
+#include "io/json_file.h"
 #include "trm/error.h"
 
 namespace trm {
@@ -53,37 +58,94 @@ float bf16_to_float(std::uint16_t h) {
 }  // namespace
 
 std::int64_t TensorEntry::numel() const {
+  // read() has checked that the product fits (io::checked_numel); a zero dimension short-cuts so
+  // that e.g. [2^62, 2^62, 0] is 0 without an overflowing intermediate product.
+  for (auto d : shape)
+    if (d == 0) return 0;
   std::int64_t n = 1;
   for (auto d : shape) n *= d;
   return n;
 }
 
-SafeTensorsFile SafeTensorsFile::read(const std::string& path) {
+namespace {
+
+// A dimension or byte offset of the header: a JSON integer in [0, 2^63). Anything else (a float
+// such as 1e30, whose conversion to an integer would be undefined, a negative number, a number
+// above int64) is refused.
+std::int64_t header_int(const nlohmann::json& v, const std::string& ctx, const char* what) {
+  if (!v.is_number_integer()) throw Error(ctx + ": " + what + " " + data::json_excerpt(v) + " is not an integer");
+  if (v.is_number_unsigned()) {
+    const auto u = v.get<std::uint64_t>();
+    if (u > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+      throw Error(ctx + ": " + what + " " + std::to_string(u) + " is too large");
+    return static_cast<std::int64_t>(u);
+  }
+  const auto x = v.get<std::int64_t>();
+  if (x < 0) throw Error(ctx + ": " + what + " " + std::to_string(x) + " is negative");
+  return x;
+}
+
+std::uint64_t count_nonfinite(const float* p, std::size_t n, std::size_t& first) {
+  // Exponent bits all ones = Inf or NaN. A branch-free count vectorizes; the first index is
+  // searched for only when there is one.
+  std::uint64_t bad = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::uint32_t u;
+    std::memcpy(&u, p + i, 4);
+    bad += (u & 0x7f800000u) == 0x7f800000u;
+  }
+  if (bad) {
+    for (first = 0; first < n && std::isfinite(p[first]); ++first) {
+    }
+  }
+  return bad;
+}
+
+std::uint64_t count_nonfinite(const double* p, std::size_t n, std::size_t& first) {
+  std::uint64_t bad = 0;
+  for (std::size_t i = 0; i < n; ++i) bad += !std::isfinite(p[i]);
+  if (bad) {
+    for (first = 0; first < n && std::isfinite(p[first]); ++first) {
+    }
+  }
+  return bad;
+}
+
+}  // namespace
+
+SafeTensorsFile SafeTensorsFile::read(const std::string& path, NonFinite nonfinite) {
   SafeTensorsFile f;
   f.path_ = path;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open for reading");
-  in.seekg(0, std::ios::end);
-  const std::int64_t file_size = in.tellg();
-  in.seekg(0);
+  f.check_finite_ = nonfinite == NonFinite::kRefuse;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(path + ": cannot open for reading (" + std::strerror(errno) + ")");
+  f.fd_ = std::shared_ptr<const int>(new int(fd), [](const int* p) {
+    ::close(*p);
+    delete p;
+  });
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw Error(path + ": cannot stat (" + std::strerror(errno) + ")");
+  if (!S_ISREG(st.st_mode)) throw Error(path + ": not a regular file");
+  const auto file_size = static_cast<std::uint64_t>(st.st_size);
   if (file_size < 8) throw Error(path + ": not a safetensors file (shorter than its 8-byte header length)");
   unsigned char len_bytes[8];
-  in.read(reinterpret_cast<char*>(len_bytes), 8);
+  f.pread_exact(len_bytes, 8, 0);
   std::uint64_t header_len = 0;
   for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | len_bytes[i];
-  if (header_len > static_cast<std::uint64_t>(file_size - 8) || header_len > (100u << 20))
+  // The header is JSON text held in memory whole: 100 MB is ~1000x a real checkpoint's header.
+  if (header_len > file_size - 8 || header_len > kMaxHeaderBytes)
     throw Error(path + ": header length " + std::to_string(header_len) + " exceeds the file size " +
-                std::to_string(file_size));
+                std::to_string(file_size) + " or the " + std::to_string(kMaxHeaderBytes) + "-byte limit");
   std::string header(header_len, '\0');
-  in.read(header.data(), static_cast<std::streamsize>(header_len));
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(header);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(path + ": header is not valid JSON (" + e.what() + ")");
-  }
+  f.pread_exact(header.data(), header_len, 8);
+  const nlohmann::json j = data::parse_json_text(header, path + " header");
   if (!j.is_object()) throw Error(path + ": header is not a JSON object");
-  const std::uint64_t data_size = static_cast<std::uint64_t>(file_size) - 8 - header_len;
+  const std::uint64_t data_size = file_size - 8 - header_len;
+  struct Span {
+    std::uint64_t begin, end;
+    const std::string* name;
+  };
+  std::vector<Span> spans;
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string ctx = path + ": tensor \"" + it.key() + "\"";
     if (it.key() == "__metadata__") {
@@ -98,45 +160,72 @@ SafeTensorsFile SafeTensorsFile::read(const std::string& path) {
     if (!v.is_object() || !v.contains("dtype") || !v.contains("shape") || !v.contains("data_offsets"))
       throw Error(ctx + ": needs dtype, shape and data_offsets");
     TensorEntry e;
-    try {
-      e.dtype = parse_dtype(v["dtype"].get<std::string>(), ctx);
-      e.shape = v["shape"].get<std::vector<std::int64_t>>();
-      const auto off = v["data_offsets"].get<std::vector<std::uint64_t>>();
-      if (off.size() != 2) throw Error(ctx + ": data_offsets must have two entries");
-      e.begin = off[0];
-      e.end = off[1];
-    } catch (const nlohmann::json::exception& ex) {
-      throw Error(ctx + ": " + ex.what());
-    }
-    for (auto d : e.shape)
-      if (d < 0) throw Error(ctx + ": negative dimension");
-    if (e.begin > e.end || e.end > data_size)
-      throw Error(ctx + ": data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
+    if (!v["dtype"].is_string()) throw Error(ctx + ": dtype " + data::json_excerpt(v["dtype"]) + " is not a string");
+    e.dtype = parse_dtype(v["dtype"].get<std::string>(), ctx);
+    const auto& shape = v["shape"];
+    if (!shape.is_array()) throw Error(ctx + ": shape " + data::json_excerpt(shape) + " is not a list");
+    for (const auto& d : shape) e.shape.push_back(header_int(d, ctx, "dimension"));
+    const auto& off = v["data_offsets"];
+    if (!off.is_array() || off.size() != 2) throw Error(ctx + ": data_offsets must be a list of two entries");
+    const auto begin = static_cast<std::uint64_t>(header_int(off[0], ctx, "data offset"));
+    const auto end = static_cast<std::uint64_t>(header_int(off[1], ctx, "data offset"));
+    if (begin > end || end > data_size)
+      throw Error(ctx + ": data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
                   ") fall outside the " + std::to_string(data_size) + "-byte data section");
-    if (e.end - e.begin != static_cast<std::size_t>(e.numel()) * dtype_size(e.dtype))
-      throw Error(ctx + ": " + std::to_string(e.end - e.begin) + " bytes do not match its shape and dtype");
-    f.entries_[it.key()] = e;
+    const std::int64_t numel = io::checked_numel(e.shape, ctx);
+    const std::int64_t nbytes = io::checked_mul(numel, static_cast<std::int64_t>(dtype_size(e.dtype)), ctx, "byte size");
+    if (end - begin != static_cast<std::uint64_t>(nbytes))
+      throw Error(ctx + ": " + std::to_string(end - begin) + " bytes do not match its shape and dtype (" +
+                  std::to_string(numel) + " x " + dtype_name(e.dtype) + " = " + std::to_string(nbytes) + " bytes)");
+    e.begin = static_cast<std::size_t>(begin);
+    e.end = static_cast<std::size_t>(end);
+    // Keys are unique: parse_json_text refuses a header that names one tensor twice.
+    const auto pos = f.entries_.emplace(it.key(), e).first;
+    if (begin != end) spans.push_back({begin, end, &pos->first});
   }
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw Error(path + ": cannot open for reading");
-  f.fd_ = std::shared_ptr<const int>(new int(fd), [](const int* p) {
-    ::close(*p);
-    delete p;
-  });
+  // Two tensors sharing bytes would alias each other; the format lays them out one after another.
+  std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.begin < b.begin; });
+  for (std::size_t i = 1; i < spans.size(); ++i)
+    if (spans[i].begin < spans[i - 1].end)
+      throw Error(path + ": tensors \"" + *spans[i - 1].name + "\" [" + std::to_string(spans[i - 1].begin) + ", " +
+                  std::to_string(spans[i - 1].end) + ") and \"" + *spans[i].name + "\" [" +
+                  std::to_string(spans[i].begin) + ", " + std::to_string(spans[i].end) + ") overlap in the data section");
   f.data_start_ = 8 + header_len;
   return f;
 }
 
-void SafeTensorsFile::read_bytes(const TensorEntry& e, void* dst) const {
+void SafeTensorsFile::pread_exact(void* dst, std::uint64_t n, std::uint64_t offset) const {
   auto* out = static_cast<unsigned char*>(dst);
-  std::size_t done = 0;
-  const std::size_t n = e.end - e.begin;
+  std::uint64_t done = 0;
   while (done < n) {
-    const ssize_t r = ::pread(*fd_, out + done, n - done, static_cast<off_t>(data_start_ + e.begin + done));
+    const ssize_t r = ::pread(*fd_, out + done, n - done, static_cast<off_t>(offset + done));
     if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) throw Error(path_ + ": truncated or unreadable tensor data (the file changed after it was opened?)");
-    done += static_cast<std::size_t>(r);
+    if (r <= 0) throw Error(path_ + ": truncated or unreadable (the file changed after it was opened?)");
+    done += static_cast<std::uint64_t>(r);
   }
+}
+
+template <class T>
+void SafeTensorsFile::check_finite_impl(const std::string& name, const T* p, std::size_t n) const {
+  if (!check_finite_) return;
+  std::size_t first = 0;
+  const std::uint64_t bad = count_nonfinite(p, n, first);
+  if (bad == 0) return;
+  throw Error(path_ + ": tensor \"" + name + "\" holds " + std::to_string(bad) + " non-finite value" +
+              (bad == 1 ? "" : "s") + " (NaN or Inf) among " + std::to_string(n) + ", the first at index " +
+              std::to_string(first) + "; trm writes only finite weights, so the file is damaged or comes from a diverged run");
+}
+
+void SafeTensorsFile::check_finite(const std::string& name, const float* p, std::size_t n) const {
+  check_finite_impl(name, p, n);
+}
+
+void SafeTensorsFile::check_finite(const std::string& name, const double* p, std::size_t n) const {
+  check_finite_impl(name, p, n);
+}
+
+void SafeTensorsFile::read_bytes(const TensorEntry& e, void* dst) const {
+  pread_exact(dst, e.end - e.begin, data_start_ + e.begin);
 }
 
 std::vector<unsigned char> SafeTensorsFile::bytes(const TensorEntry& e) const {
@@ -151,6 +240,7 @@ void SafeTensorsFile::read_floats_into(const std::string& name, const std::vecto
   check_shape(name, expect);
   if (e.dtype == DType::kF32) {
     read_bytes(e, dst);
+    check_finite(name, dst, static_cast<std::size_t>(e.numel()));
     return;
   }
   const auto d = doubles(name, expect);
@@ -199,6 +289,7 @@ std::vector<double> SafeTensorsFile::doubles(const std::string& name, const std:
       case DType::kF16: throw Error(path_ + ": tensor \"" + name + "\": F16 is not supported, convert to F32 or BF16");
     }
   }
+  if (e.dtype == DType::kF32 || e.dtype == DType::kF64 || e.dtype == DType::kBF16) check_finite(name, out.data(), out.size());
   return out;
 }
 
@@ -208,6 +299,7 @@ std::vector<float> SafeTensorsFile::floats(const std::string& name, const std::v
     check_shape(name, expect);
     std::vector<float> out(static_cast<std::size_t>(e.numel()));
     read_bytes(e, out.data());
+    check_finite(name, out.data(), out.size());
     return out;
   }
   const auto d = doubles(name, expect);
@@ -219,7 +311,15 @@ std::vector<std::int32_t> SafeTensorsFile::ints(const std::string& name, const s
   if (e.dtype != DType::kI32 && e.dtype != DType::kI64 && e.dtype != DType::kU8)
     throw Error(path_ + ": tensor \"" + name + "\" has dtype " + dtype_name(e.dtype) + ", expected an integer type");
   const auto d = doubles(name, expect);
-  return std::vector<std::int32_t>(d.begin(), d.end());
+  std::vector<std::int32_t> out(d.size());
+  for (std::size_t i = 0; i < d.size(); ++i) {
+    // I64 values beyond int32 would make the conversion undefined: refuse them.
+    if (d[i] < std::numeric_limits<std::int32_t>::min() || d[i] > std::numeric_limits<std::int32_t>::max())
+      throw Error(path_ + ": tensor \"" + name + "\" element " + std::to_string(i) + " = " +
+                  std::to_string(static_cast<std::int64_t>(d[i])) + " does not fit in int32");
+    out[i] = static_cast<std::int32_t>(d[i]);
+  }
+  return out;
 }
 
 void SafeTensorsWriter::add(const std::string& name, DType dtype, std::vector<std::int64_t> shape, const void* data) {

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "io/json_file.h"
 #include "trm/data/dataset.h"
 
 namespace trm {
@@ -93,8 +94,10 @@ Checkpoint Checkpoint::read(const std::string& path) {
   if (it == md.end() || it->second != kFormat)
     throw Error(path + ": not a trm checkpoint (missing or unknown \"format\" in its metadata)");
   try {
-    ck.contents_.config = nlohmann::json::parse(md.at("config"));
-    ck.contents_.state = md.count("state") ? nlohmann::json::parse(md.at("state")) : nlohmann::json::object();
+    // Bounded like every JSON trm reads from a file (src/io/json_file.h): depth, duplicate keys.
+    ck.contents_.config = data::parse_json_text(md.at("config"), path + ": metadata \"config\"");
+    ck.contents_.state = md.count("state") ? data::parse_json_text(md.at("state"), path + ": metadata \"state\"")
+                                           : nlohmann::json::object();
   } catch (const std::exception& e) {
     throw Error(path + ": unreadable checkpoint metadata (" + e.what() + ")");
   }

@@ -30,6 +30,10 @@ inline constexpr int kArcVocabSize = 12;  // PAD, EOS, colours 0..9
 inline constexpr std::uint8_t kArcPad = 0, kArcEos = 1, kArcColourOffset = 2;
 inline constexpr int kArcRetriesFactor = 5;  // the reference tries 5 * N augmentations for N versions
 inline constexpr const char* kArcNameSeparator = "|||";
+// The most pairs one task's "train" or "test" list may hold. Real tasks have at most about 10;
+// every pair becomes a 900-token example in each of up to 1000 augmented versions, so a task file
+// of 100k tiny pairs (1.5 MB) would ask for ~90 GB.
+inline constexpr std::size_t kArcMaxPairs = 1000;
 
 // Row-major grid of colours 0..9; 0x0 is a valid (empty) grid, e.g. a degenerate crop.
 struct ArcGrid {

@@ -42,11 +42,27 @@ struct Metadata {
   std::vector<std::string> sets{"all"};
 };
 
+// Bounds on the sizes dataset.json may declare, checked before anything is allocated from them:
+//  - seq_len: the longest real sequences are ARC's 900 tokens and 255x255 mazes (65025, the
+//    largest side `trm data generate maze` makes); 2^20 leaves room while a model over it would
+//    not fit in memory anyway.
+//  - num_puzzle_identifiers: the largest real dataset, ARC-1 with 1000 augmentations, has ~876k;
+//    2^26 (67M) is 76x that, and its puzzle table at the paper's 512 floats per row would already
+//    be 128 GiB, so a larger value can only be a damaged or hand-edited file (2e9 used to be
+//    accepted and allocated).
+inline constexpr std::int64_t kMaxSeqLen = std::int64_t{1} << 20;
+inline constexpr std::int64_t kMaxPuzzleIdentifiers = std::int64_t{1} << 26;
+
 // Ordered like the reference's files, so the two diff cleanly.
 nlohmann::ordered_json metadata_to_json(const Metadata& m);
 // `context` (usually the file path) prefixes every error. total_puzzles may be absent (HRM's
 // builders do not write it); it is then -1 until the arrays are read.
 Metadata metadata_from_json(const nlohmann::json& j, const std::string& context);
+// Every field that says how tokens, labels and puzzle ids are encoded (vocab_size, seq_len, pad_id,
+// ignore_label_id, blank_identifier_id, num_puzzle_identifiers) must be the same in the train split
+// and any other split of one dataset; throws trm::Error naming both sources otherwise.
+void check_metadata_agree(const Metadata& train, const std::string& train_src, const Metadata& other,
+                          const std::string& other_src);
 
 // One set of one split. inputs/labels are views (into a memory map or into memory a builder
 // handed over); `storage` keeps that memory alive, so copies of a Dataset are cheap and safe.
@@ -92,7 +108,10 @@ struct DatasetSources {
 // totals in the metadata match. Throws trm::Error naming the offending source.
 void validate_dataset(const Dataset& ds, const DatasetSources& src);
 
-// Reads and validates <root>/<split>/; `set` must be listed in dataset.json's `sets`.
+// Reads and validates <root>/<split>/; `set` must be listed in dataset.json's `sets`. A split other
+// than "train" is also checked against <root>/train/dataset.json when that exists
+// (check_metadata_agree), so every reader of a test split (training, eval, report, ARC) refuses one
+// that encodes labels differently from the data the model was trained on.
 Dataset read_split(const std::string& root, const std::string& split, const std::string& set = "all");
 // Writes <root>/<split>/ (created if needed): arrays first, dataset.json last, so an interrupted
 // write leaves a split that read_split rejects instead of one that reads as complete.

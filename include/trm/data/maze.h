@@ -16,6 +16,7 @@ namespace trm::data {
 inline constexpr char kMazeCharset[] = "# SGo";
 enum MazeToken : std::uint8_t { kMazeWall = 1, kMazeOpen = 2, kMazeStart = 3, kMazeGoal = 4, kMazePath = 5 };
 inline constexpr int kMazeVocabSize = 6;
+inline constexpr int kMazeMaxSide = 255;  // the largest maze generated or read (seq_len 65025)
 
 // Mazes as tokens, row-major side x side.
 struct MazeSet {

@@ -20,6 +20,9 @@ std::string npy_descr(NpyDtype t);  // "|u1", "<i4", "<i8", "<f4"
 class NpyArray {
  public:
   static NpyArray read(const std::string& path);
+  // The same checks on bytes in memory (`name` stands for the path in errors): for the fuzz
+  // targets, and for arrays that did not come from a file.
+  static NpyArray from_bytes(std::vector<unsigned char> bytes, const std::string& name);
 
   const std::string& path() const { return path_; }
   NpyDtype dtype() const { return dtype_; }
@@ -39,6 +42,8 @@ class NpyArray {
   std::shared_ptr<const void> keepalive() const { return mapping_; }
 
  private:
+  static NpyArray parse(const unsigned char* p, std::size_t size, const std::string& path,
+                        std::shared_ptr<const void> keepalive);
   std::string path_;
   NpyDtype dtype_ = NpyDtype::kU8;
   std::vector<std::int64_t> shape_;

@@ -22,12 +22,28 @@ struct TensorEntry {
   std::int64_t numel() const;
 };
 
+// What the float accessors do with NaN and Inf: every float tensor trm writes (weights, EMA, Adam
+// moments, puzzle rows, carry states) is finite (the initializers clip, nothing stores an Inf), so a
+// non-finite value means a damaged file or a diverged run, and loading it would only spread NaN.
+// kAllow is for tools that inspect such a file.
+enum class NonFinite { kRefuse, kAllow };
+
 // Reading parses and validates the header only; tensor bytes are read from the file when asked
 // for (pread straight into the destination for F32), so a checkpoint with a 1.8 GB puzzle table
 // never holds a second in-memory copy of the file.
+//
+// The header is untrusted: every shape product and byte size is overflow-checked, a dimension or
+// offset must be a JSON integer in [0, 2^63), each tensor's bytes must lie inside the data section
+// and match shape x dtype size, no two tensors may overlap, the JSON may not nest deeper than
+// kMaxJsonDepth or name a key twice, and the header is at most kMaxHeaderBytes.
 class SafeTensorsFile {
  public:
-  static SafeTensorsFile read(const std::string& path);
+  static constexpr std::uint64_t kMaxHeaderBytes = 100u << 20;
+  // With kRefuse (the default) the float accessors (floats, doubles, read_floats_into) throw
+  // trm::Error naming the tensor and its count of NaN/Inf values. The scan is here rather than in
+  // each caller so that checkpoint loading, resuming, reports and tests all get it; it costs one
+  // pass over memory just read from disk.
+  static SafeTensorsFile read(const std::string& path, NonFinite nonfinite = NonFinite::kRefuse);
 
   const std::string& path() const { return path_; }
   bool has(const std::string& name) const { return entries_.count(name) != 0; }
@@ -44,6 +60,12 @@ class SafeTensorsFile {
 
  private:
   void check_shape(const std::string& name, const std::vector<std::int64_t>& expect) const;
+  void pread_exact(void* dst, std::uint64_t n, std::uint64_t offset) const;
+  // Throws when check_finite_ and p[0..n) holds a NaN or Inf.
+  void check_finite(const std::string& name, const float* p, std::size_t n) const;
+  void check_finite(const std::string& name, const double* p, std::size_t n) const;
+  template <class T>
+  void check_finite_impl(const std::string& name, const T* p, std::size_t n) const;
   void read_bytes(const TensorEntry& e, void* dst) const;  // the entry's raw bytes
   std::vector<unsigned char> bytes(const TensorEntry& e) const;
   std::string path_;
@@ -51,6 +73,7 @@ class SafeTensorsFile {
   std::map<std::string, std::string> metadata_;
   std::shared_ptr<const int> fd_;  // open descriptor, shared by copies, closed with the last
   std::uint64_t data_start_ = 0;   // file offset of the data section
+  bool check_finite_ = true;
 };
 
 class SafeTensorsWriter {

@@ -14,24 +14,25 @@ namespace fs = std::filesystem;
 ArcGrid arc_grid_from_json(const nlohmann::json& j, const std::string& context) {
   if (!j.is_array() || j.empty()) throw Error(context + ": a grid must be a non-empty list of rows");
   ArcGrid g;
+  // Sizes are compared before any narrowing to int.
+  if (j.size() > static_cast<std::size_t>(kArcMaxSide))
+    throw Error(context + ": grid has " + std::to_string(j.size()) + " rows, more than " + std::to_string(kArcMaxSide));
   g.rows = static_cast<int>(j.size());
-  if (g.rows > kArcMaxSide)
-    throw Error(context + ": grid has " + std::to_string(g.rows) + " rows, more than " + std::to_string(kArcMaxSide));
   for (std::size_t r = 0; r < j.size(); ++r) {
     const auto& row = j[r];
     const std::string where = context + " row " + std::to_string(r);
     if (!row.is_array() || row.empty()) throw Error(where + ": a row must be a non-empty list of colours");
     if (r == 0) {
+      if (row.size() > static_cast<std::size_t>(kArcMaxSide))
+        throw Error(context + ": grid has " + std::to_string(row.size()) + " columns, more than " + std::to_string(kArcMaxSide));
       g.cols = static_cast<int>(row.size());
-      if (g.cols > kArcMaxSide)
-        throw Error(context + ": grid has " + std::to_string(g.cols) + " columns, more than " + std::to_string(kArcMaxSide));
-    } else if (static_cast<int>(row.size()) != g.cols) {
+    } else if (row.size() != static_cast<std::size_t>(g.cols)) {
       throw Error(where + ": has " + std::to_string(row.size()) + " cells, row 0 has " + std::to_string(g.cols) +
                   " (grids must be rectangular)");
     }
     for (const auto& v : row) {
       if (!v.is_number_integer() || v.get<std::int64_t>() < 0 || v.get<std::int64_t>() > 9)
-        throw Error(where + ": colour " + v.dump() + " is not an integer in 0..9");
+        throw Error(where + ": colour " + json_excerpt(v) + " is not an integer in 0..9");
       g.cells.push_back(static_cast<std::uint8_t>(v.get<int>()));
     }
   }
@@ -55,6 +56,9 @@ std::vector<ArcPair> pairs_from_json(const nlohmann::json& task, const char* key
   if (!task.contains(key)) throw Error(context + ": missing \"" + key + "\" list");
   const auto& list = task.at(key);
   if (!list.is_array()) throw Error(context + ": \"" + key + "\" must be a list of pairs");
+  if (list.size() > kArcMaxPairs)
+    throw Error(context + ": \"" + key + "\" holds " + std::to_string(list.size()) + " pairs, more than " +
+                std::to_string(kArcMaxPairs) + " (real ARC tasks have at most about 10)");
   std::vector<ArcPair> out;
   for (std::size_t i = 0; i < list.size(); ++i) {
     const auto& p = list[i];

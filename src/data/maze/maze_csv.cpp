@@ -32,6 +32,10 @@ MazeSet read_maze_csv(const std::string& path) {
       if (side < 2 || static_cast<std::size_t>(side) * static_cast<std::size_t>(side) != question.size())
         throw Error(where + ": question has " + std::to_string(question.size()) +
                     " characters, not a square grid of side >= 2");
+      // The generator's bound (maze_generate.cpp); side * side must also fit the int cell count.
+      if (side > kMazeMaxSide)
+        throw Error(where + ": question is a " + std::to_string(side) + "x" + std::to_string(side) +
+                    " maze, larger than " + std::to_string(kMazeMaxSide) + "x" + std::to_string(kMazeMaxSide));
       set.side = side;
       q.resize(static_cast<std::size_t>(set.cells()));
       a.resize(q.size());

@@ -20,7 +20,8 @@ int farthest(const std::vector<int>& dist, Rng& rng) {
 
 void generate_maze(const MazeGenOptions& opt, Rng& rng, std::uint8_t* question, std::uint8_t* answer) {
   const int side = opt.side, cells = side * side;
-  if (side < 2 || side > 255) throw Error("maze side must be in [2, 255], got " + std::to_string(side));
+  if (side < 2 || side > kMazeMaxSide)
+    throw Error("maze side must be in [2, " + std::to_string(kMazeMaxSide) + "], got " + std::to_string(side));
   if (opt.min_path_cells < 2 || opt.min_path_cells > cells)
     throw Error("minimum path length must be in [2, " + std::to_string(cells) + "] cells for a " +
                 std::to_string(side) + "x" + std::to_string(side) + " maze, got " + std::to_string(opt.min_path_cells));
