@@ -118,14 +118,23 @@ expect_status 0 "left by an interrupted save" bash -c "echo junk > '$work/busy/c
 expect_status 3 "non-finite" train_s4 --out "$work/nan" --max-steps 60 --checkpoint-every 1 lr=1000 lr_warmup_steps=0
 [[ $msg == *"training stopped at step"* && ! -e $work/nan/final.safetensors ]] || fail "divergence: $msg"
 expect_status 3 "All 2 allowed skips" train_s4 --out "$work/nan2" --max-steps 60 --skip-nonfinite 2 lr=1000 lr_warmup_steps=0
-# trm eval of a model whose every weight is NaN (0xff bytes over the tensor data): status 3, not accuracy figures
+# A checkpoint whose every weight is NaN (0xff bytes over the tensor data) is refused when it is
+# read (status 2, the tensor named); one whose weights are finite but huge (0x7e bytes: 8.5e37
+# each) overflows inside the model, and eval says so with status 3 instead of accuracy figures
 # that look fine.
+overwrite_tensor_bytes() {  # file byte
+  local hdr size
+  hdr=$(od -An -t u8 -N 8 "$1" | tr -d ' ')
+  size=$(stat -c %s "$1")
+  head -c $((size - 8 - hdr)) /dev/zero | tr '\0' "$2" | dd of="$1" bs=1M seek=$((8 + hdr)) \
+    oflag=seek_bytes conv=notrunc status=none
+}
 cp "$work/run/final.safetensors" "$work/nanmodel.safetensors"
-hdr=$(od -An -t u8 -N 8 "$work/nanmodel.safetensors" | tr -d ' ')
-size=$(stat -c %s "$work/nanmodel.safetensors")
-head -c $((size - 8 - hdr)) /dev/zero | tr '\0' '\377' | dd of="$work/nanmodel.safetensors" bs=1M seek=$((8 + hdr)) \
-  oflag=seek_bytes conv=notrunc status=none
-expect_status 3 "non-finite (NaN/Inf) on 8 of 8 examples" $trm eval --checkpoint "$work/nanmodel.safetensors" --data "$work/s4" --examples 8
+overwrite_tensor_bytes "$work/nanmodel.safetensors" '\377'
+expect_status 2 "non-finite values" $trm eval --checkpoint "$work/nanmodel.safetensors" --data "$work/s4" --examples 8
+cp "$work/run/final.safetensors" "$work/hugemodel.safetensors"
+overwrite_tensor_bytes "$work/hugemodel.safetensors" '\176'
+expect_status 3 "non-finite (NaN/Inf) on 8 of 8 examples" $trm eval --checkpoint "$work/hugemodel.safetensors" --data "$work/s4" --examples 8
 # Dataset output: a non-empty directory that holds no dataset is refused (--force writes anyway);
 # a directory holding a dataset is rebuilt in place.
 mkdir -p "$work/notes" && echo x > "$work/notes/readme.txt"
@@ -135,4 +144,12 @@ expect_status 0 "" $trm data generate sudoku --n 4 --train 20 --test 5 --out "$w
 expect_status 0 "replacing the dataset" $trm data generate sudoku --n 4 --train 20 --test 5 --out "$work/notes"
 expect_status 2 "$work/afile/d: cannot create the output directory" $trm data generate maze --side 7 --min-path 5 \
   --train 5 --test 2 --out "$work/afile/d"
+# Sizes (docs/RELIABILITY.md): absurd configs and batches are refused before anything is written,
+# and a run that cannot fit in memory says what it needs.
+expect_status 2 "L_cycles must be in [1, 256]" $trm train tiny-sudoku-mlp L_cycles=100000 --data "$work/s4" --out "$work/big1"
+expect_status 2 "halt_max_steps must be in [1, 1024]" $trm info tiny-sudoku-mlp halt_max_steps=1000000000
+expect_status 2 "weight_decay must be finite and >= 0" $trm train tiny-sudoku-mlp weight_decay=-1000 --data "$work/s4" --out "$work/big2"
+expect_status 2 "needs" env TRM_MEMORY_LIMIT=1M $trm train tiny-sudoku-mlp --data "$work/s4" --out "$work/big3"
+for d in big1 big2 big3; do [[ ! -e "$work/$d" ]] || fail "a refused run wrote $work/$d"; done
+$trm info sudoku-att --batch 768 | grep -q '"training_bytes"' || fail "info prints no memory estimate"
 echo "cli_smoke: ok"
