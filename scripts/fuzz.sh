@@ -3,7 +3,7 @@
 # each for SECONDS (default 60), seeded with fuzz/corpus/<target>/ and the matching folder of
 # tests/bad_inputs/. Prints runs, coverage and features per target; exits 1 on any finding (a crash,
 # a sanitizer report, an exception other than trm::Error, a timeout or an out-of-memory), whose
-# reproducer is left in build/fuzz/findings/<target>/.
+# reproducer is left in build/fuzz/findings/<target>/ (emptied when the target runs again).
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
 # Needs ./scripts/install-deps.sh --fuzz. New inputs go to build/fuzz/corpus/<target>/ (kept
 # between runs, so later runs start where earlier ones stopped).
@@ -31,6 +31,7 @@ for t in "${targets[@]}"; do
   corpus=build/fuzz/corpus/$t
   findings=build/fuzz/findings/$t
   log=build/fuzz/logs/$t.log
+  rm -rf "$findings"  # reproducers of an earlier run: keep copies elsewhere if still needed
   mkdir -p "$corpus" "$findings" "$(dirname "$log")"
   seeds=("fuzz/corpus/${t#fuzz_}")
   [[ -n ${bad[$t]} ]] && seeds+=("tests/bad_inputs/${bad[$t]}")

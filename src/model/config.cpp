@@ -1,6 +1,8 @@
 #include "trm/model/config.h"
 
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <numbers>
 #include <type_traits>
@@ -218,7 +220,35 @@ nlohmann::json to_value(PosEncoding p) { return to_string(p); }
 nlohmann::json to_value(Arch a) { return to_string(a); }
 
 template <class T>
-void from_value(const nlohmann::json& v, T& out) { out = v.get<T>(); }
+void from_value(const nlohmann::json& v, T& out) {
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    // An integer field takes a JSON integer in its range, or a float with an integral value in
+    // range (512.0): get<int>() of 3.3e59 is undefined behaviour (found by fuzz_config_json,
+    // docs/RELIABILITY.md) and 1.5 would silently become 1.
+    constexpr auto lo = std::numeric_limits<T>::min();
+    constexpr auto hi = std::numeric_limits<T>::max();
+    if (v.is_number_unsigned()) {
+      const auto u = v.get<std::uint64_t>();
+      if (u > static_cast<std::uint64_t>(hi)) throw Error("must be at most " + std::to_string(hi) + " (got " + v.dump() + ")");
+      out = static_cast<T>(u);
+    } else if (v.is_number_integer()) {
+      const auto i = v.get<std::int64_t>();
+      if (i < static_cast<std::int64_t>(lo) || i > static_cast<std::int64_t>(hi))
+        throw Error("must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "] (got " + v.dump() + ")");
+      out = static_cast<T>(i);
+    } else if (v.is_number_float()) {
+      const double d = v.get<double>();
+      // 2^63 is exactly representable; hi + 1.0 as a double is the first value out of range.
+      if (!(d == std::floor(d) && d >= static_cast<double>(lo) && d < static_cast<double>(hi) + 1.0))
+        throw Error("must be an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "] (got " + v.dump() + ")");
+      out = static_cast<T>(d);
+    } else {
+      out = v.get<T>();  // throws nlohmann's type_error for strings, booleans, arrays...
+    }
+  } else {
+    out = v.get<T>();
+  }
+}
 void from_value(const nlohmann::json& v, PosEncoding& out) { out = pos_encoding_from_string(v.get<std::string>()); }
 void from_value(const nlohmann::json& v, Arch& out) { out = arch_from_string(v.get<std::string>()); }
 
@@ -232,6 +262,8 @@ void read_key(const Key<C>& key, const nlohmann::json& v, C& c) {
           try {
             from_value(v, c.*m);
           } catch (const nlohmann::json::exception& e) {
+            throw Error(std::string("config key \"") + key.name + "\": " + e.what());
+          } catch (const Error& e) {
             throw Error(std::string("config key \"") + key.name + "\": " + e.what());
           }
         }

@@ -175,3 +175,4 @@ put(P + "utf8_digits.txt", "1..4..1.2..3.3.\u0661\n")
 
 # ---- model config JSON (a checkpoint's "config" metadata): found by fuzz_config_json
 put("config_json/float_hidden_size.json", '{"model": {"hidden_size": 3.3e59}}')
+put("config_json/float_total_steps.json", '{"optim": {"total_steps": 3.3e107}}')
