@@ -24,6 +24,23 @@ inline std::string data_dir() {
   return env != nullptr && *env != '\0' ? env : "/work/shared/data";
 }
 
+// A generated 4x4 Sudoku dataset (200 train, 50 test puzzles) shared by the tests of one process:
+// the training and run tests' small, fast data.
+inline const std::string& small_sudoku_dir() {
+  static TempDir dir("trm_small_sudoku");
+  static const bool built = [] {
+    data::SudokuGenerateOptions g;
+    g.puzzle.n = 4;
+    g.num_train = 200;
+    g.num_test = 50;
+    g.seed = 11;
+    data::generate_sudoku_dataset(dir.str(), g);
+    return true;
+  }();
+  static const std::string path = built ? dir.str() : "";
+  return path;
+}
+
 // A whole file as bytes ("" when it cannot be opened).
 inline std::string read_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary);

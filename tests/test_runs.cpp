@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "backend_util.h"
+#include "data_util.h"
 #include "expect_error.h"
 #include "io/output_path.h"
 #include "io/run_lock.h"
@@ -43,20 +44,7 @@ class OneThread : public ::testing::Environment {
 };
 [[maybe_unused]] ::testing::Environment* const kOneThread = ::testing::AddGlobalTestEnvironment(new OneThread);
 
-const std::string& small_sudoku_dir() {
-  static TempDir dir("trm_runs_data");
-  static const bool built = [] {
-    data::SudokuGenerateOptions g;
-    g.puzzle.n = 4;
-    g.num_train = 200;
-    g.num_test = 50;
-    g.seed = 11;
-    data::generate_sudoku_dataset(dir.str(), g);
-    return true;
-  }();
-  static const std::string path = built ? dir.str() : "";
-  return path;
-}
+using test_util::small_sudoku_dir;
 
 // 6 steps of 16 examples; an evaluation (and checkpoint) every int(0.24 * 200 / 16) = 3 steps.
 TrainOptions run_options(const std::string& out) {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "backend_util.h"
+#include "data_util.h"
 #include "trm/train/act.h"
 #include "trm/backend/backend.h"
 #include "trm/train/checkpoint.h"
@@ -60,21 +61,7 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
 
-// A generated 4x4 Sudoku dataset shared by the tests of one process.
-const std::string& small_sudoku_dir() {
-  static TempDir dir;
-  static const bool built = [] {
-    data::SudokuGenerateOptions g;
-    g.puzzle.n = 4;
-    g.num_train = 200;
-    g.num_test = 50;
-    g.seed = 11;
-    data::generate_sudoku_dataset(dir.str(), g);
-    return true;
-  }();
-  static const std::string path = built ? dir.str() : "";
-  return path;
-}
+using test_util::small_sudoku_dir;
 
 // Every tensor of two safetensors files, compared byte for byte. Returns "" or what differs.
 std::string compare_tensors(const std::string& a_path, const std::string& b_path) {

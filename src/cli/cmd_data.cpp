@@ -34,7 +34,23 @@ double since(std::chrono::steady_clock::time_point t0) {
 
 }  // namespace
 
-std::unique_ptr<data::RunLock> claim_dataset_dir(const std::string& out, bool force) {
+DatasetDirClaim::DatasetDirClaim(std::unique_ptr<data::RunLock> lock, std::string out, bool created)
+    : lock_(std::move(lock)), out_(std::move(out)), created_(created), exceptions_at_start_(std::uncaught_exceptions()) {}
+
+DatasetDirClaim::~DatasetDirClaim() {
+  namespace fs = std::filesystem;
+  const bool failed = std::uncaught_exceptions() > exceptions_at_start_;
+  const std::string lock_path = lock_ ? lock_->path() : "";
+  lock_.reset();
+  if (!failed || !created_) return;
+  std::error_code ec;
+  if (data::directory_entries(out_, {".lock"}).empty()) {
+    fs::remove(lock_path, ec);
+    fs::remove(out_, ec);
+  }
+}
+
+std::unique_ptr<DatasetDirClaim> claim_dataset_dir(const std::string& out, bool force) {
   namespace fs = std::filesystem;
   const std::vector<std::string> entries = data::directory_entries(out, {".lock"});
   std::error_code ec;
@@ -48,6 +64,8 @@ std::unique_ptr<data::RunLock> claim_dataset_dir(const std::string& out, bool fo
     throw Error(out + ": the output directory is not empty (" + some +
                 ") and holds no trm dataset; choose a new or empty directory, or pass --force to write into it");
   }
+  std::error_code exists_ec;
+  const bool created = !fs::exists(out, exists_ec);
   data::prepare_output_dir(out);
   auto lock = std::make_unique<data::RunLock>(out, "dataset directory");
   // Temporary files of a write that a crash interrupted (the builders write every file through
@@ -63,7 +81,7 @@ std::unique_ptr<data::RunLock> claim_dataset_dir(const std::string& out, bool fo
     }
   }
   if (dataset) std::fprintf(stderr, "trm data: replacing the dataset in %s\n", out.c_str());
-  return lock;
+  return std::make_unique<DatasetDirClaim>(std::move(lock), out, created);
 }
 
 void add_data_commands(CLI::App& app, Action& action) {

@@ -32,7 +32,7 @@ void add_data_build_arc_command(CLI::App& build, Action& action) {
     action = [] {
       if (!count_only && out.empty()) throw Error("--out is required unless --count-only is given");
       o.write = !count_only;
-      std::unique_ptr<data::RunLock> lock;
+      std::unique_ptr<DatasetDirClaim> lock;
       if (o.write) lock = claim_dataset_dir(out, force);
       const data::ArcBuildStats s = data::build_arc_dataset(source, out, o);
       const nlohmann::ordered_json j = {{"out", out},

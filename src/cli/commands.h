@@ -32,8 +32,24 @@ void add_backend_option(CLI::App* cmd, std::string& name);
 // A dataset command's --out, checked before any work (cmd_data.cpp): created and proven
 // writable; locked for the command's lifetime (two builds into one directory would mix their
 // files); a non-empty directory that holds no trm dataset is refused unless `force`; temporary
-// files of an interrupted earlier write are removed. The returned lock is held until destroyed.
-std::unique_ptr<data::RunLock> claim_dataset_dir(const std::string& out, bool force);
+// files of an interrupted earlier write are removed. The lock is held until the claim is
+// destroyed; when that happens because the command failed, a directory the claim created is
+// removed again (with its lock file, if nothing else was written), so a refused build leaves
+// nothing behind (tests/bad_inputs.sh).
+class DatasetDirClaim {
+ public:
+  DatasetDirClaim(std::unique_ptr<data::RunLock> lock, std::string out, bool created);
+  ~DatasetDirClaim();
+  DatasetDirClaim(const DatasetDirClaim&) = delete;
+  DatasetDirClaim& operator=(const DatasetDirClaim&) = delete;
+
+ private:
+  std::unique_ptr<data::RunLock> lock_;
+  std::string out_;
+  bool created_;
+  int exceptions_at_start_;
+};
+std::unique_ptr<DatasetDirClaim> claim_dataset_dir(const std::string& out, bool force);
 
 // "PRESET key=value ..." (the preset optional: without one the overrides apply to the configs as
 // passed in) into configs, then validates them; throws trm::Error.

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "io/atomic_file.h"
+#include "io/text_file.h"
 #include "trm/error.h"
 
 namespace trm::data {
@@ -117,16 +118,9 @@ class LineReader {
 
 void read_csv(const std::string& path, const std::vector<std::string>& header,
               const std::function<void(const std::vector<std::string>& fields, std::int64_t line)>& fn) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw Error(path + ": cannot open for reading (" + std::strerror(errno) + ")");
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) throw Error(path + ": cannot stat (" + std::strerror(errno) + ")");
-  if (S_ISDIR(st.st_mode)) throw Error(path + ": is a directory, expected a CSV file");
-  LineReader reader(fd, path, kMaxCsvLineBytes);
+  long long size = -1;
+  const io::ReadFd file = io::open_for_reading(path, "a CSV file", "", size);
+  LineReader reader(file.get(), path, kMaxCsvLineBytes);
   std::string line;
   std::vector<std::string> fields;
   std::int64_t line_no = 0;

@@ -29,23 +29,31 @@ std::string read_fd_text(int fd, const std::string& name, std::size_t max_bytes)
   return out;
 }
 
-std::string read_text_file(const std::string& path, std::size_t max_bytes, const std::string& hint) {
+ReadFd::~ReadFd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+ReadFd open_for_reading(const std::string& path, const std::string& what, const std::string& hint, long long& size) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     const int err = errno;
     throw Error(path + ": cannot open for reading (" + std::strerror(err) + ")" + (hint.empty() ? "" : " (" + hint + ")"));
   }
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
+  ReadFd file(fd);
   struct stat st {};
   if (::fstat(fd, &st) != 0) throw Error(path + ": cannot stat (" + std::strerror(errno) + ")");
-  if (S_ISDIR(st.st_mode)) throw Error(path + ": is a directory, expected a file");
-  if (S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) > max_bytes)
-    throw Error(path + ": " + std::to_string(st.st_size) + " bytes, larger than " + std::to_string(max_bytes) +
+  if (S_ISDIR(st.st_mode)) throw Error(path + ": is a directory, expected " + what);
+  size = S_ISREG(st.st_mode) ? static_cast<long long>(st.st_size) : -1;
+  return file;
+}
+
+std::string read_text_file(const std::string& path, std::size_t max_bytes, const std::string& hint) {
+  long long size = -1;
+  const ReadFd file = open_for_reading(path, "a file", hint, size);
+  if (size >= 0 && static_cast<std::uint64_t>(size) > max_bytes)
+    throw Error(path + ": " + std::to_string(size) + " bytes, larger than " + std::to_string(max_bytes) +
                 ", more than any valid input of this kind");
-  return read_fd_text(fd, path, max_bytes);
+  return read_fd_text(file.get(), path, max_bytes);
 }
 
 }  // namespace trm::io
