@@ -21,4 +21,18 @@ void expect_error(F&& fn, const std::vector<std::string>& needles) {
   }
 }
 
+// What calling f throws, as text: its message for a trm::Error, "not a trm::Error: ..." for any
+// other exception, "no error" when it returns; for tests that compare or print the outcome.
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    return std::string("not a trm::Error: ") + e.what();
+  }
+  return "no error";
+}
+
 }  // namespace trm::test_util

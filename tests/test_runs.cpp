@@ -34,6 +34,7 @@ namespace trm {
 namespace {
 
 namespace fs = std::filesystem;
+using test_util::error_of;
 using test_util::expect_error;
 using test_util::TempDir;
 
@@ -88,16 +89,6 @@ void write_file(const std::string& path, const std::string& text) {
   f << text;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("not a trm::Error: ") + e.what();
-  }
-  return "no error";
-}
 
 bool all_finite(const std::vector<float>& v) {
   for (float x : v)

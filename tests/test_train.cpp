@@ -922,17 +922,7 @@ TEST(Checkpoint, RoundTripRestoresWeightsEmaOptimizerAndCarry) {
   expect_error([&] { ex.load_train_state(c.model, c.opt, c.carry); }, {"optimizer state", exp});  // an export
 }
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("not a trm::Error: ") + e.what();
-  }
-  return "no error";
-}
+using test_util::error_of;
 
 TEST(Checkpoint, BadFilesAndOtherBatchSizesAreClearErrors) {
   TempDir tmp;
