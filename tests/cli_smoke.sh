@@ -152,4 +152,71 @@ expect_status 2 "weight_decay must be finite and >= 0" $trm train tiny-sudoku-ml
 expect_status 2 "needs" env TRM_MEMORY_LIMIT=1M $trm train tiny-sudoku-mlp --data "$work/s4" --out "$work/big3"
 for d in big1 big2 big3; do [[ ! -e "$work/$d" ]] || fail "a refused run wrote $work/$d"; done
 $trm info sudoku-att --batch 768 | grep -q '"training_bytes"' || fail "info prints no memory estimate"
+# A newcomer's first hour (issue 17).
+# --version; the cost before training: --dry-run prints it (text and JSON) and writes nothing.
+$trm --version | grep -q '^trm [0-9]' || fail "--version printed no version"
+out=$($trm train tiny-sudoku-mlp --data "$work/s4" --out "$work/dry" --max-steps 50 --batch 16 --dry-run)
+[[ $out == *"GFLOP per step"* && $out == *"memory:"* && $out == *"ETA:"* ]] || fail "dry run: $out"
+[[ ! -e $work/dry ]] || fail "--dry-run created the run directory"
+$trm train tiny-sudoku-mlp --data "$work/s4" --out "$work/dry" --max-steps 50 --batch 16 --dry-run --json \
+  | grep -q '"est_step_seconds"' || fail "dry run JSON has no step estimate"
+out=$($trm train sudoku-mlp --data "$work/s4" --out "$work/dry" --dry-run)
+[[ $out == *"GPU-scale"* ]] || fail "the paper-size preset is not marked GPU-scale: $out"
+[[ ! -e $work/dry ]] || fail "--dry-run created the run directory"
+# The banner and the first step's progress line come at once; no halted slot prints '-', and the
+# learning rate shows during warm-up.
+err=$($trm train tiny-sudoku-mlp hidden_size=32 puzzle_emb_ndim=32 --data "$work/s4" --out "$work/first" --batch 16 \
+  --max-steps 3 --log-every 100 --eval-examples 8 2>&1 >/dev/null)
+[[ $err == *"GFLOP per step"* ]] || fail "no startup banner: $err"
+[[ $err == *"step 1/3"*"(first step"* ]] || fail "the first step was not shown: $err"
+[[ $err == *"exact -"* ]] || fail "a window without halted slots printed a number: $err"
+[[ $err == *"(warm-up)"* ]] || fail "no learning rate during warm-up: $err"
+# info: a final model trained with an EMA holds EMA weights.
+$trm info --checkpoint "$work/first/final.safetensors" | grep -q '"has_ema": true' || fail "info: final.safetensors has_ema is not true"
+# --stop-after says which file to evaluate; Ctrl-C (SIGINT) exits 130 with the same advice.
+expect_status 0 "trm eval --checkpoint $work/stop/checkpoint.safetensors" train_s4 --out "$work/stop" --max-steps 50 --stop-after 2
+$trm train tiny-sudoku-mlp hidden_size=32 puzzle_emb_ndim=32 --data "$work/s4" --quiet --batch 16 --out "$work/int" \
+  --max-steps 100000 > /dev/null 2> "$work/int.err" &
+pid=$!
+for _ in $(seq 200); do [[ -s $work/int/metrics.jsonl ]] && break; sleep 0.1; done
+kill -INT "$pid"
+set +e
+wait "$pid"
+rc=$?
+set -e
+[[ $rc == 130 ]] || fail "SIGINT: exit status $rc, expected 130: $(cat "$work/int.err")"
+grep -q "interrupted" "$work/int.err" && grep -q "trm eval --checkpoint" "$work/int.err" || fail "SIGINT: $(cat "$work/int.err")"
+# data download offline does not suggest an option that does not exist.
+expect_status 2 "" env PATH=/nonexistent $trm data download sudoku-extreme-1k --out "$work/dl"
+[[ $msg != *"--data <dir>"* ]] || fail "download suggests --data: $msg"
+# report labels the benchmark from the data: a 4x4 Sudoku run is not Sudoku-Extreme.
+grep -q "4x4 Sudoku" "$work/report.md" || fail "report does not say the data is 4x4 Sudoku"
+
+# Your own puzzle type: a grid task from JSONL, trained, shown and solved without the data dir.
+python3 "$(dirname "$0")/../scripts/make_ca_task.py" --out "$work/ca-raw" --train 64 --test 8 --length 8 > /dev/null
+$trm data build grid --train "$work/ca-raw/train.jsonl" --test "$work/ca-raw/test.jsonl" --out "$work/ca" > /dev/null
+grep -q '"grid"' "$work/ca/train/dataset.json" || fail "the grid dataset.json has no grid entry"
+[[ $($trm data show "$work/ca" | tr -d '\n' | wc -c) == 8 ]] || fail "data show of the grid task: $($trm data show "$work/ca")"
+$trm train tiny-grid --data "$work/ca" --out "$work/carun" --quiet --batch 16 --max-steps 2 --eval-examples 8 > /dev/null
+mv "$work/ca" "$work/ca-moved"  # solve needs only the checkpoint
+out=$($trm solve --checkpoint "$work/carun/final.safetensors" '.#..##.#' 2>&1)
+[[ $out == *"no checker for this task"* ]] || fail "grid solve: $out"
+expect_status 2 "is not in the task's alphabet" $trm solve --checkpoint "$work/carun/final.safetensors" '.#..x#.#'
+printf 'input,output\nab,ba\nabc,cba\n' > "$work/ragged.csv"
+expect_status 2 "ragged.csv:3: 3 symbols" $trm data build grid --train "$work/ragged.csv" --test "$work/ragged.csv" --out "$work/rg"
+[[ ! -e $work/rg ]] || fail "a refused grid build left $work/rg"
+# Mazes are drawn with a border.
+$trm data generate maze --side 7 --min-path 5 --train 5 --test 2 --out "$work/m7" > /dev/null
+$trm data show "$work/m7" | head -1 | grep -q '^+-------+$' || fail "maze drawn without a border: $($trm data show "$work/m7")"
+# arc solve draws its answer.
+$trm arc solve --checkpoint "$work/arcrun/final.safetensors" --task "$work/tasks/flip.json" --steps 2 --aug 2 \
+  --out "$work/solve2" 2> "$work/arcsolve.err" | grep -q "attempt 1" || fail "arc solve drew no grid"
+grep -q "test-time training 2/2" "$work/arcsolve.err" || fail "arc solve showed no progress: $(cat "$work/arcsolve.err")"
+grep -q '\[\]' "$work/solve2/submission.json" && fail "submission.json holds an empty grid"
+# bash completion sources and completes subcommands.
+bash -c "source '$(dirname "$0")/../scripts/completion/trm.bash'
+  COMP_WORDS=(trm da); COMP_CWORD=1; _trm; [[ \${COMPREPLY[*]} == data ]] || exit 1
+  COMP_WORDS=(trm data build g); COMP_CWORD=3; _trm; [[ \${COMPREPLY[*]} == grid ]] || exit 1
+  COMP_WORDS=(trm train --dry); COMP_CWORD=2; _trm; [[ \${COMPREPLY[*]} == --dry-run ]] || exit 1" \
+  || fail "bash completion does not complete subcommands"
 echo "cli_smoke: ok"

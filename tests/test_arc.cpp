@@ -487,6 +487,51 @@ TEST(ArcVote, MajorityFirstThenMeanConfidenceBreaksTies) {
   EXPECT_EQ(score_arc(v, {t}).pass_at_k[0], 1.0);
 }
 
+TEST(ArcVote, EmptyOrMalformedPredictionsAreDroppedFromVoting) {
+  const ArcGrid in = grid({{1, 2}});
+  const ArcGrid x = grid({{3}});
+  ArcVoter v;
+  // Five empty crops outvote one real grid unless they are dropped.
+  for (int i = 0; i < 5; ++i) v.add("t", in, ArcGrid{}, 0.9);
+  v.add("t", in, ArcGrid{2, 2, {1}}, 0.9);  // cells do not fill rows x cols
+  v.add("t", in, x, 0.1);
+  EXPECT_EQ(v.num_dropped(), 6);
+  EXPECT_EQ(v.num_votes(), 1);
+  const auto r = v.ranked("t", in);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].grid, x);
+  ArcTask t{"t", {}, {{in, x}}};
+  const ArcScore s = score_arc(v, {t});
+  EXPECT_EQ(s.submission["t"][0]["attempt_1"], json({{3}}));
+  EXPECT_NE(s.submission.dump().find("[[3]]"), std::string::npos);
+  EXPECT_EQ(s.submission.dump().find("[]"), std::string::npos) << s.submission.dump();
+  // Only empty predictions: no candidate, and the submission holds the 1x1 placeholder, never [].
+  ArcVoter only_empty;
+  only_empty.add("t", in, ArcGrid{}, 0.9);
+  const ArcScore e = score_arc(only_empty, {t});
+  EXPECT_EQ(e.inputs_without_prediction, 1);
+  EXPECT_EQ(e.submission.dump().find("[]"), std::string::npos) << e.submission.dump();
+  v.clear();
+  EXPECT_EQ(v.num_dropped(), 0);
+}
+
+TEST(ArcEval, ExamplesSelectWholeTasks) {
+  TempDir d("arc");
+  const BuiltArc b = build_combined(d, 2);
+  const Dataset& test = b.test;
+  ASSERT_GE(test.num_groups(), 2);
+  // The rows of the first task (group 0).
+  const std::int64_t first_task_rows =
+      test.puzzle_indices[static_cast<std::size_t>(test.group_indices[1])];
+  EXPECT_EQ(arc_whole_task_rows(test, 1), first_task_rows);
+  EXPECT_EQ(arc_whole_task_rows(test, first_task_rows), first_task_rows);
+  EXPECT_GT(arc_whole_task_rows(test, first_task_rows + 1), first_task_rows);
+  EXPECT_EQ(arc_whole_task_rows(test, 0), test.num_examples);
+  EXPECT_EQ(arc_whole_task_rows(test, test.num_examples + 5), test.num_examples);
+  EXPECT_EQ(arc_tasks_in_rows(test, b.names, first_task_rows).size(), 1u);
+  EXPECT_EQ(arc_tasks_in_rows(test, b.names, test.num_examples).size(), 2u);
+}
+
 TEST(ArcVote, AugmentedVersionsAreDeAugmentedBeforeVoting) {
   const ArcGrid in = grid({{1, 2, 0}, {3, 0, 0}});
   const ArcGrid truth = grid({{2, 1}});
@@ -584,7 +629,7 @@ TEST(ArcEval, CollectVotesOverABuiltTestSplit) {
   m.init(1);
   ArcVoter v;
   arc_collect_votes(m, test, names, v, ArcEvalOptions{4, 0});
-  EXPECT_EQ(v.num_votes(), test.num_examples);
+  EXPECT_EQ(v.num_votes() + v.num_dropped(), test.num_examples);  // empty crops are dropped, not voted
   const ArcScore s = score_arc(v, read_arc_test_puzzles(d / "out/test_puzzles.json"));
   EXPECT_EQ(s.puzzles, 2);
   EXPECT_EQ(s.scored_puzzles, 2);

@@ -2,6 +2,7 @@
 // formatting round trips, and answer checking.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -261,8 +262,11 @@ TEST(FormatTokens, SudokuAndMazeRoundTrip) {
 
   const std::string maze = "  S#\n # #\n #G \n    \n";
   const PuzzleText m = parse_puzzle(maze);
-  EXPECT_EQ(format_tokens(PuzzleKind::kMaze, 4, m.tokens), maze);
+  // Drawn inside a border, so the open cells at the ends of a row show; read back as the same maze.
+  const std::string bordered = "+----+\n|  S#|\n| # #|\n| #G |\n|    |\n+----+\n";
+  EXPECT_EQ(format_tokens(PuzzleKind::kMaze, 4, m.tokens), bordered);
   EXPECT_EQ(parse_puzzle(format_tokens(PuzzleKind::kMaze, 4, m.tokens)).tokens, m.tokens);
+  EXPECT_EQ(parse_puzzle(bordered).side, 4);
 
   // Offsets skip a prefix (the model's output carries the puzzle positions first); unknown
   // tokens print as '?'.
@@ -276,7 +280,70 @@ TEST(FormatTokens, SudokuAndMazeRoundTrip) {
   std::vector<std::int32_t> path = m.tokens;
   path[1] = data::kMazePath;
   path[4] = 0;
-  EXPECT_EQ(format_tokens(PuzzleKind::kMaze, 4, path).substr(0, 9), " oS#\n?# #");
+  EXPECT_EQ(format_tokens(PuzzleKind::kMaze, 4, path).substr(7, 13), "| oS#|\n|?# #|");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Grid tasks (trm data build grid): the alphabet and width carried by the checkpoint
+
+std::string grid_error(const std::string& text, const data::GridFormat& g) {
+  try {
+    parse_grid_puzzle(text, "arg", g);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(GridText, ParsesAndFormatsSingleCharacterSymbols) {
+  data::GridFormat g;
+  g.alphabet = {".", "#"};
+  g.width = 3;
+  g.seq_len = 6;
+  const PuzzleText p = parse_grid_puzzle(".#.\n##.\n", "arg", g);
+  EXPECT_EQ(p.kind, PuzzleKind::kGrid);
+  EXPECT_EQ(p.tokens, (std::vector<std::int32_t>{1, 2, 1, 2, 2, 1}));
+  EXPECT_EQ(format_tokens(p, p.tokens), ".#.\n##.\n");
+  EXPECT_EQ(parse_grid_puzzle(".#. ##.", "arg", g).tokens, p.tokens);  // spaces and newlines are not symbols
+  EXPECT_FALSE(has_checker(p));
+  EXPECT_EQ(check_answer(p, p.tokens), "");
+  EXPECT_EQ(grid_error(".#x##.", g), "arg: symbol \"x\" at line 1, column 3 is not in the task's alphabet (. #)");
+  EXPECT_EQ(grid_error(".#.", g), "arg: 3 symbols, but the task takes 6 (2 rows of 3)");
+  g.width = 0;
+  EXPECT_EQ(format_grid_tokens(g, p.tokens), ".#.##.\n");
+  std::vector<std::int32_t> odd = p.tokens;
+  odd[0] = 0;
+  EXPECT_EQ(format_grid_tokens(g, odd), "?#.##.\n");
+}
+
+TEST(GridText, MultiCharacterSymbolsAreSeparated) {
+  data::GridFormat g;
+  g.alphabet = {"2", "3", "10"};
+  g.width = 2;
+  g.seq_len = 4;
+  const PuzzleText p = parse_grid_puzzle("10 2\n3,3", "arg", g);
+  EXPECT_EQ(p.tokens, (std::vector<std::int32_t>{3, 1, 2, 2}));
+  EXPECT_EQ(format_tokens(p, p.tokens), "10 2\n3 3\n");
+}
+
+TEST(GridText, CheckpointConfigSelectsTheGridParser) {
+  const nlohmann::json config = {{"grid", {{"alphabet", {"a", "b"}}, {"width", 0}, {"seq_len", 3}}}};
+  EXPECT_EQ(parse_puzzle_for_checkpoint("aba", "arg", config, 3, 3, "m").kind, PuzzleKind::kGrid);
+  // Without "grid", a Sudoku model reads Sudoku text as before.
+  EXPECT_EQ(parse_puzzle_for_checkpoint("1..4.3....2.4..1", "arg", nlohmann::json::object(), 6, 16, "m").kind,
+            PuzzleKind::kSudoku);
+  try {
+    parse_puzzle_for_checkpoint("aba", "arg", config, 5, 3, "m");
+    ADD_FAILURE() << "a grid entry that does not match the model was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("does not match the model"), std::string::npos);
+  }
+}
+
+TEST(ArcText, DrawsDigitsOrColours) {
+  EXPECT_EQ(format_arc_grid(2, 2, {0, 1, 9, 3}, false), "01\n93\n");
+  const std::string colour = format_arc_grid(1, 2, {0, 2}, true);
+  EXPECT_EQ(colour, "\x1b[48;5;16m  \x1b[48;5;196m  \x1b[0m\n");
 }
 
 // ---------------------------------------------------------------------------------------------

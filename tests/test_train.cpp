@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -33,6 +34,7 @@
 #include "trm/train/optim.h"
 #include "trm/io/safetensors.h"
 #include "trm/train/trainer.h"
+#include "trm/bench/bench.h"
 
 namespace trm {
 namespace {
@@ -993,6 +995,95 @@ TEST(Checkpoint, BadFilesAndOtherBatchSizesAreClearErrors) {
   TrmModel mb(bigger, *be);
   msg = error_of([&] { ck.load_model(mb, true); });
   EXPECT_NE(msg.find("shape"), std::string::npos) << msg;
+}
+
+}  // namespace
+}  // namespace trm
+
+// ---------------------------------------------------------------------------------------------
+// The cost before training: plan_training (the banner and `trm train --dry-run`)
+
+namespace trm {
+namespace {
+
+TEST(TrainPlan, DescribesTheRunAndWritesNothing) {
+  test_util::TempDir t;
+  TrainOptions o = resume_options(t / "run");
+  o.max_steps = 40;
+  const TrainPlan p = plan_training(o, test_util::cpu_backend());
+  EXPECT_FALSE(fs::exists(t / "run")) << "a dry run made the run directory";
+  std::int64_t params = 0;
+  ModelConfig mc = o.model;
+  mc.vocab_size = p.model.vocab_size;
+  mc.seq_len = p.model.seq_len;
+  mc.num_puzzle_identifiers = p.model.num_puzzle_identifiers;
+  for (const ParamInfo& i : make_param_table(mc)) params += i.numel;
+  EXPECT_EQ(p.params, params);
+  EXPECT_EQ(p.total_steps, 40);
+  EXPECT_EQ(p.steps_this_run, 40);
+  EXPECT_EQ(p.train_examples, 200);
+  EXPECT_EQ(p.test_examples, 50);
+  EXPECT_DOUBLE_EQ(p.flops_per_step, flops_per_sample_step(p.model, true) * o.global_batch);
+  EXPECT_GT(p.gemm_gflops, 0);
+  EXPECT_NEAR(p.step_seconds, p.flops_per_step / (p.gemm_gflops * 1e9 * kStepGemmEfficiency), 1e-12);
+  EXPECT_NEAR(p.run_seconds, 40 * p.step_seconds, 1e-9);
+  EXPECT_FALSE(p.cut_by_time_budget);
+  EXPECT_FALSE(p.gpu_scale);
+  EXPECT_GT(p.memory_bytes, 0);
+  const std::string text = p.describe();
+  EXPECT_NE(text.find("steps 40 of 40"), std::string::npos) << text;
+  EXPECT_NE(text.find("GFLOP per step"), std::string::npos) << text;
+  EXPECT_NE(text.find("memory: "), std::string::npos) << text;
+  EXPECT_EQ(text.find("GPU-scale"), std::string::npos) << text;
+  EXPECT_EQ(p.to_json().at("steps_this_run"), 40);
+}
+
+TEST(TrainPlan, TimeBudgetStopAfterAndGpuScale) {
+  test_util::TempDir t;
+  TrainOptions o = resume_options(t / "run");
+  o.max_steps = 2000000000;  // far beyond a day on any CPU
+  o.time_budget_s = 60;
+  o.stop_after = 1000000;
+  const TrainPlan p = plan_training(o, test_util::cpu_backend());
+  EXPECT_EQ(p.steps_this_run, 1000000);
+  EXPECT_TRUE(p.cut_by_time_budget);
+  EXPECT_DOUBLE_EQ(p.run_seconds, 60);
+  EXPECT_TRUE(p.gpu_scale);
+  const std::string text = p.describe();
+  EXPECT_NE(text.find("(the time budget;"), std::string::npos) << text;
+  EXPECT_NE(text.find("GPU-scale"), std::string::npos) << text;
+  EXPECT_NE(text.find("days"), std::string::npos) << text;
+  // Bad options fail as the run would, before anything is measured.
+  o.log_every = 0;
+  EXPECT_NE(test_util::error_of([&] { plan_training(o, test_util::cpu_backend()); }).find("log_every"), std::string::npos);
+}
+
+TEST(TrainPlan, ResumedRunStartsAtItsCheckpoint) {
+  test_util::TempDir t;
+  TrainOptions o = resume_options(t / "run");
+  o.stop_after = 3;
+  train(o, test_util::cpu_backend());
+  o.stop_after = 0;
+  const TrainPlan p = plan_training(o, test_util::cpu_backend());
+  EXPECT_EQ(p.start_step, 3);
+  EXPECT_EQ(p.steps_this_run, o.max_steps - 3);
+  EXPECT_NE(p.describe().find("resuming at step 3"), std::string::npos);
+  // The final model says its weights are the EMA's (trm info reads this).
+  train(o, test_util::cpu_backend());
+  EXPECT_EQ(Checkpoint::read(t / "run/final.safetensors").contents().state.at("weights"), "ema");
+}
+
+TEST(TrainSummary, SignalStopIsReported) {
+  test_util::TempDir t;
+  TrainOptions o = resume_options(t / "run");
+  o.before_update = [](TrmModel&, std::int64_t step) {
+    if (step == 2) std::raise(SIGINT);  // as Ctrl-C during the second step
+  };
+  const TrainSummary s = train(o, test_util::cpu_backend());
+  EXPECT_TRUE(s.stopped_by_signal);
+  EXPECT_EQ(s.steps, 2);
+  EXPECT_TRUE(fs::exists(t / "run/checkpoint.safetensors"));
+  EXPECT_FALSE(fs::exists(t / "run/final.safetensors"));
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Running a model over an ARC test split and feeding every row's prediction to an ArcVoter.
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 #include "trm/arc/eval.h"
 #include "trm/model/config.h"
@@ -50,6 +51,29 @@ void arc_collect_votes(TrmModel& model, const data::Dataset& split, const std::v
     }
     if (progress) progress(begin + n, batches.total());
   }
+}
+
+std::int64_t arc_whole_task_rows(const data::Dataset& split, std::int64_t n) {
+  if (n <= 0 || n >= split.num_examples) return split.num_examples;
+  // The group of the puzzle holding row n - 1, then the first row after that group.
+  const auto& pi = split.puzzle_indices;
+  const auto& gi = split.group_indices;
+  const auto puzzle = std::upper_bound(pi.begin(), pi.end(), static_cast<std::int32_t>(n - 1)) - pi.begin() - 1;
+  const auto group = std::upper_bound(gi.begin(), gi.end(), static_cast<std::int32_t>(puzzle)) - gi.begin() - 1;
+  return pi[static_cast<std::size_t>(gi[static_cast<std::size_t>(group) + 1])];
+}
+
+std::vector<std::string> arc_tasks_in_rows(const data::Dataset& split, const std::vector<std::string>& names,
+                                           std::int64_t rows) {
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  for (std::int64_t p = 0; p < split.num_puzzles() && split.puzzle_indices[static_cast<std::size_t>(p)] < rows; ++p) {
+    const std::int32_t id = split.puzzle_identifiers[static_cast<std::size_t>(p)];
+    if (id <= 0 || static_cast<std::size_t>(id) >= names.size()) continue;
+    std::string task = data::parse_arc_version_name(names[static_cast<std::size_t>(id)]).first;
+    if (seen.insert(task).second) out.push_back(std::move(task));
+  }
+  return out;
 }
 
 }  // namespace trm

@@ -108,10 +108,14 @@ ArcSolveResult arc_solve(TrmModel& base, const data::ArcTask& task, const ArcSol
     res.losses.push_back(lr.lm_loss);
     be.sparse_signsgd(m->puzzle_table(), m->puzzle_row_ids().data(), m->puzzle_row_grads(), B, nd,
                       static_cast<float>(opt.lr), static_cast<float>(opt.weight_decay));
+    if (opt.progress) opt.progress("tune", u + 1, opt.steps, lr.lm_loss);
   }
 
   ArcVoter voter;
-  arc_collect_votes(*m, test, res.names, voter, ArcEvalOptions{std::max(1, opt.batch), 0});
+  arc_collect_votes(*m, test, res.names, voter, ArcEvalOptions{std::max(1, opt.batch), 0},
+                    [&opt](std::int64_t done, std::int64_t total) {
+                      if (opt.progress) opt.progress("vote", static_cast<int>(done), static_cast<int>(total), 0.0);
+                    });
   res.score = score_arc(voter, {task});
   for (const auto& pair : task.test) res.ranked.push_back(voter.ranked(task.id, pair.input));
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -13,6 +13,10 @@ void ArcVoter::add_tokens(const std::string& version_name, std::span<const std::
 
 void ArcVoter::add(const std::string& version_name, const data::ArcGrid& input, const data::ArcGrid& pred, double q) {
   const auto [task_id, aug] = data::parse_arc_version_name(version_name);
+  if (pred.rows < 1 || pred.cols < 1 || pred.cells.size() != static_cast<std::size_t>(pred.rows) * static_cast<std::size_t>(pred.cols)) {
+    ++dropped_;
+    return;
+  }
   const std::string in_hash = data::arc_grid_hash(data::invert_arc_aug(input, aug));
   data::ArcGrid p = data::invert_arc_aug(pred, aug);
   const std::string p_hash = data::arc_grid_hash(p);
@@ -51,6 +55,7 @@ void ArcVoter::clear() {
   preds_.clear();
   grids_.clear();
   votes_ = 0;
+  dropped_ = 0;
 }
 
 nlohmann::ordered_json ArcScore::to_json() const {

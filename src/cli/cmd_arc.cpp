@@ -1,11 +1,13 @@
 // trm arc eval | trm arc solve: the ARC evaluator (docs/REFERENCE.md §7.2) and test-time training on a new task.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/puzzle_text.h"
 #include "io/atomic_file.h"
 #include "io/output_path.h"
 #include "trm/arc/eval.h"
@@ -33,7 +35,8 @@ void add_eval(CLI::App& arc, Action& action) {
   cmd->add_option("--data", data_dir, "ARC dataset directory (trm data build arc)")->required();
   cmd->add_option("--out", out, "Directory for results.json and submission.json")->required();
   cmd->add_option("--batch", o.batch, "Batch size")->capture_default_str();
-  cmd->add_option("--examples", o.max_examples, "Only the first N test rows (0 = all); the rest count as unpredicted")
+  cmd->add_option("--examples", o.max_examples,
+                  "Only the first N test rows, rounded up to whole tasks (0 = all); pass@k is averaged over the tasks evaluated")
       ->capture_default_str();
   add_backend_option(cmd, backend);
   cmd->add_flag("--pool", pool,
@@ -47,7 +50,17 @@ void add_eval(CLI::App& arc, Action& action) {
       if (o.max_examples < 0) throw Error("--examples must be >= 0 (got " + std::to_string(o.max_examples) + ")");
       const data::Dataset test = data::read_split(data_dir, "test");
       const std::vector<std::string> names = data::read_identifiers(data_dir);
-      const auto tasks = data::read_arc_test_puzzles((std::filesystem::path(data_dir) / "test_puzzles.json").string());
+      auto tasks = data::read_arc_test_puzzles((std::filesystem::path(data_dir) / "test_puzzles.json").string());
+      const std::size_t all_tasks = tasks.size();
+      if (o.max_examples > 0) {
+        // Whole tasks only, and pass@k over those: a task cut in half, or the hundreds never
+        // evaluated, would count as failures.
+        o.max_examples = arc_whole_task_rows(test, o.max_examples);
+        const std::vector<std::string> chosen = arc_tasks_in_rows(test, names, o.max_examples);
+        std::erase_if(tasks, [&](const data::ArcTask& t) { return std::find(chosen.begin(), chosen.end(), t.id) == chosen.end(); });
+        std::fprintf(stderr, "arc eval: the first %lld test rows hold %zu whole tasks of %zu; pass@k is averaged over those %zu\n",
+                     static_cast<long long>(o.max_examples), tasks.size(), all_tasks, tasks.size());
+      }
       auto be = make_backend(backend);
       ArcVoter voter;
       nlohmann::ordered_json results = nlohmann::ordered_json::array();
@@ -69,7 +82,9 @@ void add_eval(CLI::App& arc, Action& action) {
         });
         if (tty) std::fprintf(stderr, "\n");
         last = score_arc(voter, tasks);
-        nlohmann::ordered_json j = {{"checkpoint", ck}, {"pooled", pool}, {"votes", voter.num_votes()}};
+        nlohmann::ordered_json j = {{"checkpoint", ck}, {"pooled", pool}, {"votes", voter.num_votes()},
+                                    {"dropped_empty_predictions", voter.num_dropped()},
+                                    {"tasks_evaluated", tasks.size()}, {"tasks_in_data", all_tasks}};
         j.update(last.to_json());
         std::printf("%s\n", j.dump().c_str());
         results.push_back(std::move(j));
@@ -109,7 +124,37 @@ void add_solve(CLI::App& arc, Action& action) {
       const data::ArcTask task = data::read_arc_task_file(task_file);
       auto be = make_backend(backend);
       auto model = load_model_from_checkpoint(ckpt, *be, !raw);
+      // Progress on stderr: a line that rewrites itself on a terminal, else a line per tenth.
+      const bool tty = isatty(2);
+      int last_tenth = -1;
+      o.progress = [tty, &last_tenth](const char* phase, int done, int total, double loss) {
+        const bool tune = phase[0] == 't';
+        const int tenth = total > 0 ? 10 * done / total : 10;
+        if (!tty && tenth == last_tenth && done != total) return;
+        last_tenth = tenth;
+        if (tune)
+          std::fprintf(stderr, "%sarc solve: test-time training %d/%d  loss %.3f%s", tty ? "\r" : "", done, total, loss,
+                       tty ? "   " : "\n");
+        else
+          std::fprintf(stderr, "%sarc solve: voting %d/%d rows%s", tty ? "\r" : "", done, total, tty ? "   " : "\n");
+        if (tty && done == total) std::fprintf(stderr, "\n");
+        if (done == total) last_tenth = -1;
+      };
       const ArcSolveResult r = arc_solve(*model, task, o);
+      // The answer itself: the two attempts of every test input, drawn.
+      const bool colour = isatty(1);
+      for (std::size_t t = 0; t < r.ranked.size(); ++t) {
+        if (r.ranked[t].empty()) {
+          std::printf("test input %zu: no prediction (every version predicted an empty grid)\n", t + 1);
+          continue;
+        }
+        for (std::size_t a = 0; a < r.ranked[t].size() && a < static_cast<std::size_t>(kArcSubmissionK); ++a) {
+          const ArcCandidate& cand = r.ranked[t][a];
+          std::printf("test input %zu, attempt %zu: %dx%d, %d vote%s\n%s", t + 1, a + 1, cand.grid.rows, cand.grid.cols,
+                      cand.count, cand.count == 1 ? "" : "s",
+                      format_arc_grid(cand.grid.rows, cand.grid.cols, cand.grid.cells, colour).c_str());
+        }
+      }
       nlohmann::ordered_json preds = nlohmann::ordered_json::array();
       // Ranked candidates per test input, for inspection beyond the two submitted attempts.
       for (const auto& cands : r.ranked) {

@@ -10,6 +10,7 @@
 #include "io/atomic_file.h"
 #include "io/output_path.h"
 #include "trm/data/dataset.h"
+#include "trm/data/grid.h"
 #include "trm/io/download.h"
 #include "trm/data/maze.h"
 #include "trm/data/sudoku.h"
@@ -190,6 +191,30 @@ void add_data_commands(CLI::App& app, Action& action) {
     };
   });
 
+  static data::GridBuildOptions gb;
+  static std::string grid_train, grid_test;
+  auto* bg = build->add_subcommand(
+      "grid", "Your own task: input/output pairs of equal length over any alphabet, from CSV or JSONL (docs/DATA.md)");
+  bg->add_option("--train", grid_train, "Training examples: .csv (header input,output[,width]) or .jsonl ({\"input\":..,\"output\":..})")
+      ->required();
+  bg->add_option("--test", grid_test, "Test examples, same format")->required();
+  bg->add_option("--out", out, "Output dataset directory")->required();
+  bg->add_option("--width", gb.width, "Row width for 2-D rendering (0 = from the files, or a 1-D sequence)")->capture_default_str();
+  bg->add_option("--aug", gb.augmentation, "none, dihedral (square grids), permutation (of the symbols) or dihedral+permutation")
+      ->capture_default_str();
+  bg->add_option("--num-aug", gb.num_aug, "Augmented versions per training example (with --aug)")->capture_default_str();
+  bg->add_option("--seed", gb.seed, "Seed of the augmentations")->capture_default_str();
+  bg->add_flag("--force", force, kForceHelp);
+  bg->callback([&action] {
+    action = [] {
+      const auto lock = claim_dataset_dir(out, force);
+      const auto t0 = std::chrono::steady_clock::now();
+      const auto d = data::build_grid_dataset(grid_train, grid_test, out, gb);
+      report(out, d, since(t0));
+      return 0;
+    };
+  });
+
   // ---- show ----
   static std::string show_dir, show_split = "test";
   static std::int64_t show_index = 0;
@@ -208,6 +233,10 @@ void add_data_commands(CLI::App& app, Action& action) {
       const int S = ds.meta.seq_len, side = static_cast<int>(std::lround(std::sqrt(S)));
       const std::uint8_t* row = show_answer ? ds.label_row(show_index) : ds.input_row(show_index);
       std::vector<std::int32_t> tokens(row, row + S);
+      if (const auto grid = data::read_grid_format(show_dir)) {
+        std::printf("%s", format_grid_tokens(*grid, tokens).c_str());
+        return 0;
+      }
       // Sudoku n x n has vocab n + 2; Maze-style grids have vocab 6 and sides above 4.
       const bool sudoku = side * side == S && ds.meta.vocab_size == side + 2 && (side == 4 || side == 6 || side == 9);
       const bool maze = side * side == S && ds.meta.vocab_size == data::kMazeVocabSize && side > 4;

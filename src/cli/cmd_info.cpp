@@ -16,6 +16,20 @@
 
 namespace trm::cli {
 
+// Whether the file holds EMA weights: a training checkpoint's ema.* copy, or a final model that
+// trm train wrote from the EMA (final.safetensors keeps only those, under model.*: its state says
+// "weights": "ema"; older finals are recognised as the export does: a trainer config without
+// optimizer state, with a non-zero EMA rate), or an import of an official EMA checkpoint.
+static bool holds_ema_weights(const Checkpoint& ck) {
+  if (ck.has_ema()) return true;
+  const nlohmann::json& state = ck.contents().state;
+  if (state.is_object() && state.contains("weights")) return state.at("weights") == "ema";
+  const nlohmann::json& config = ck.contents().config;
+  if (config.contains("import")) return config.at("import").value("ema", false);
+  if (ck.has_train_state() || !config.contains("train")) return false;
+  return !config.contains("optim") || !config.at("optim").is_object() || config.at("optim").value("ema_rate", 0.0) > 0;
+}
+
 void parse_model_args(const std::vector<std::string>& args, ModelConfig& model, OptimConfig& optim) {
   std::size_t first = 0;
   if (!args.empty() && args[0].find('=') == std::string::npos) {
@@ -114,7 +128,7 @@ void add_info_commands(CLI::App& app, Action& action) {
         const Checkpoint ck = Checkpoint::read(*info_ckpt);
         const ModelConfig mc = ck.model_config();
         j = {{"checkpoint", *info_ckpt}, {"config", ck.contents().config}, {"state", ck.contents().state},
-             {"parameters", mc.parameter_count()}, {"has_ema", ck.has_ema()}, {"resumable", ck.has_train_state()},
+             {"parameters", mc.parameter_count()}, {"has_ema", holds_ema_weights(ck)}, {"resumable", ck.has_train_state()},
              {"tensors", ck.file().names().size()}, {"memory", memory(mc)}};
       } else {
         ModelConfig m = kSmallModel;

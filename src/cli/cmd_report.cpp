@@ -28,6 +28,7 @@ ReportCell evaluate_entry(const ReportEntry& e, const EvalOptions& opt, Backend&
   if (e.benchmark == "sudoku" || e.benchmark == "maze") {
     const data::Dataset ds = data::read_split(e.data, "test");
     const EvalResult r = evaluate(*model, ds, opt);
+    cell.data_label = report_data_label(e.benchmark, ds.meta.vocab_size, ds.meta.seq_len);
     cell.percent = 100.0 * r.exact_accuracy;
     cell.metric = "exact";
     cell.n = r.n;
@@ -87,8 +88,9 @@ void add_report_command(CLI::App& app, Action& action) {
                      e.checkpoint.c_str());
         std::int64_t params = 0;
         const ReportCell cell = evaluate_entry(e, o, *be, params);
-        std::fprintf(stderr, "report:   %s %.2f%% on %lld in %.1f s\n", cell.metric.c_str(), cell.percent,
-                     static_cast<long long>(cell.n), cell.seconds);
+        std::fprintf(stderr, "report:   %s %.2f%% on %lld in %.1f s%s\n", cell.metric.c_str(), cell.percent,
+                     static_cast<long long>(cell.n), cell.seconds,
+                     cell.data_label.empty() ? "" : (" (the data is " + cell.data_label + ")").c_str());
         report.add(e.method, params, e.benchmark, cell);
       }
       const std::string md = report_markdown(report, !no_paper);

@@ -47,7 +47,7 @@ void add_solve_command(CLI::App& app, Action& action) {
       // any weight is read.
       const Checkpoint ck = Checkpoint::read(ckpt);
       const ModelConfig c = ck.model_config();
-      const PuzzleText p = parse_puzzle_for_model(text, source, c.vocab_size, c.seq_len, "the model in " + ckpt);
+      const PuzzleText p = parse_puzzle_for_checkpoint(text, source, ck.contents().config, c.vocab_size, c.seq_len, "the model in " + ckpt);
       auto be = make_backend(backend);
       auto model = std::make_unique<TrmModel>(c, *be);
       ck.load_model(*model, true);
@@ -68,21 +68,22 @@ void add_solve_command(CLI::App& app, Action& action) {
         const std::string problem = check_answer(p, pred);
         if (show_steps && !json_out)
           std::printf("step %d  q_halt %+.3f (p=%.3f)  %s\n%s", s, q[0], 1 / (1 + std::exp(-q[0])),
-                      problem.empty() ? "valid" : problem.c_str(), format_tokens(p.kind, p.side, pred).c_str());
+                      problem.empty() ? "valid" : problem.c_str(), format_tokens(p, pred).c_str());
         steps.push_back({{"step", s}, {"q_halt", q[0]}, {"valid", problem.empty()}});
         if (h == Halting::kAdaptive && halt_signal(c, q)) break;  // TRM: q_halt > 0; HRM: q_halt > q_continue
       }
       const std::string problem = check_answer(p, pred);
       if (json_out) {
-        std::printf("%s\n", nlohmann::json{{"solution", format_tokens(p.kind, p.side, pred)},
+        std::printf("%s\n", nlohmann::json{{"solution", format_tokens(p, pred)},
                                            {"valid", problem.empty()},
                                            {"steps_used", used},
                                            {"steps", steps}}
                                 .dump()
                                 .c_str());
       } else {
-        std::printf("%s", format_tokens(p.kind, p.side, pred).c_str());
-        std::printf("%s after %d supervision step%s\n", problem.empty() ? "solved" : ("not solved: " + problem).c_str(),
+        std::printf("%s", format_tokens(p, pred).c_str());
+        std::printf("%s after %d supervision step%s\n",
+                    !has_checker(p) ? "answer (no checker for this task)" : problem.empty() ? "solved" : ("not solved: " + problem).c_str(),
                     used, used == 1 ? "" : "s");
       }
       return problem.empty() ? 0 : 1;

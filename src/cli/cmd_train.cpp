@@ -11,7 +11,7 @@ void add_train_command(CLI::App& app, Action& action) {
   static std::vector<std::string> args;
   static TrainOptions o;
   static std::string halting = "reference";
-  static bool no_resume = false, quiet = false;
+  static bool no_resume = false, quiet = false, dry_run = false, json_plan = false;
   static std::string backend = "cpu";
   auto* cmd = app.add_subcommand("train", "Train a TRM on a dataset (reference layout), with periodic EMA evaluation and checkpoints");
   cmd->add_option("preset_and_overrides", args,
@@ -40,7 +40,10 @@ void add_train_command(CLI::App& app, Action& action) {
       ->capture_default_str();
   add_backend_option(cmd, backend);
   cmd->add_flag("--no-resume", no_resume, "Start over even if --out holds a checkpoint");
-  cmd->add_flag("--quiet", quiet, "No progress line");
+  cmd->add_flag("--quiet", quiet, "No banner and no progress line");
+  cmd->add_flag("--dry-run", dry_run,
+                "Print the run's size, FLOPs per step, estimated step time, memory and ETA, then exit (nothing is written)");
+  cmd->add_flag("--json", json_plan, "With --dry-run: print the plan as one JSON object");
   cmd->callback([&action] {
     action = [] {
       parse_model_args(args, o.model, o.optim);
@@ -49,6 +52,15 @@ void add_train_command(CLI::App& app, Action& action) {
       o.progress = !quiet;
       o.time_budget_s = budget_min * 60;
       const auto be = make_backend(backend);
+      if (json_plan && !dry_run) throw Error("--json goes with --dry-run (a run's own output is already JSON)");
+      if (dry_run) {
+        const TrainPlan plan = plan_training(o, *be);
+        if (json_plan)
+          std::printf("%s\n", plan.to_json().dump().c_str());
+        else
+          std::printf("%s", plan.describe().c_str());
+        return 0;
+      }
       TrainSummary s;
       try {
         s = train(o, *be);
@@ -63,8 +75,11 @@ void add_train_command(CLI::App& app, Action& action) {
       if (s.evaluated)
         j.update({{"exact_accuracy", s.last_eval.exact_accuracy}, {"cell_accuracy", s.last_eval.cell_accuracy},
                   {"eval_n", s.last_eval.n}});
+      if (s.stopped_by_signal) j["interrupted"] = true;
       std::printf("%s\n", j.dump().c_str());
-      return 0;
+      // 128 + SIGINT, as a shell reports a process the signal ended: a script must not take an
+      // interrupted run for a finished one.
+      return s.stopped_by_signal ? 130 : 0;
     };
   });
 }

@@ -10,12 +10,16 @@ int main(int argc, char** argv) {
   CLI::App app{
       "trm - the Tiny Recursive Model in C++.\n"
       "Typical session:\n"
-      "  trm data generate sudoku --n 4 --out data/sudoku4      # or: trm data build sudoku / maze, trm data download\n"
-      "  trm train sudoku-mlp --data data/sudoku4 --out runs/s4 hidden_size=128\n"
+      "  trm data generate sudoku --n 4 --out data/sudoku4      # or: trm data build sudoku / maze / grid, trm data download\n"
+      "  trm train tiny-sudoku-mlp --data data/sudoku4 --out runs/s4 --max-steps 400 --batch 128   # ~1 min on 2 cores\n"
       "  trm eval --checkpoint runs/s4/final.safetensors --data data/sudoku4\n"
       "  trm solve --checkpoint runs/s4/final.safetensors '1..4.3....2.4..1' --steps\n"
+      "Cost first: trm train PRESET --data DIR --out DIR --dry-run (size, FLOPs, step time, memory, ETA; writes nothing).\n"
+      "CPU-sized presets: tiny-sudoku-mlp, tiny-maze, cpu-sudoku, cpu-maze, cpu-arc (trm presets lists all).\n"
+      "Your own task: trm data build grid --train FILE --test FILE --out DIR (docs/DATA.md).\n"
       "ARC: trm data build arc, trm arc eval, trm arc solve (see README).\n"
       "Released PyTorch checkpoints: trm import PATH --out model.safetensors; back: trm export (docs/IMPORT.md).\n"};
+  app.set_version_flag("--version", std::string("trm ") + TRM_VERSION);
   app.require_subcommand(1);
   trm::cli::Action action;
   trm::cli::add_data_commands(app, action);

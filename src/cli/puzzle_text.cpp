@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "trm/error.h"
@@ -93,9 +94,24 @@ PuzzleText parse_maze(const std::string& text, const std::string& source) {
   PuzzleText p;
   p.kind = PuzzleKind::kMaze;
   int starts = 0, goals = 0;
+  // A bordered maze (format_tokens): "+---+" rule lines are skipped, and a '|' that opens or
+  // closes a line is the border, not a cell.
+  std::vector<bool> border(text.size(), false);
+  for (std::size_t b = 0; b < text.size();) {
+    std::size_t e = text.find('\n', b);
+    if (e == std::string::npos) e = text.size();
+    std::size_t last = e;
+    while (last > b && text[last - 1] == '\r') --last;
+    if (last > b && text[b] == '+' && is_rule_line(text, b, last)) {
+      for (std::size_t k = b; k < last; ++k) border[k] = true;
+    } else if (last > b + 1 && text[b] == '|' && text[last - 1] == '|') {
+      border[b] = border[last - 1] = true;
+    }
+    b = e + 1;
+  }
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char ch = text[i];
-    if (ch == '\n' || ch == '\r') continue;
+    if (ch == '\n' || ch == '\r' || border[i]) continue;
     // The question alphabet: 'o' (a path cell) belongs in answers only; '\0' would match the
     // charset's terminator.
     const char* hit = ch == '\0' || ch == 'o' ? nullptr : std::strchr(data::kMazeCharset, ch);
@@ -120,7 +136,9 @@ bool looks_like_maze(const std::string& text) {
   return text.find('#') != std::string::npos || text.find('S') != std::string::npos;
 }
 
-std::string kind_name(PuzzleKind k) { return k == PuzzleKind::kSudoku ? "Sudoku" : "maze"; }
+std::string kind_name(PuzzleKind k) {
+  return k == PuzzleKind::kSudoku ? "Sudoku" : k == PuzzleKind::kMaze ? "maze" : "grid task";
+}
 
 }  // namespace
 
@@ -175,7 +193,12 @@ PuzzleText parse_puzzle_for_model(const std::string& text, const std::string& so
 
 std::string format_tokens(PuzzleKind kind, int side, const std::vector<std::int32_t>& tokens, std::size_t offset) {
   std::string out;
+  // Appended piece by piece: GCC 12 raises a false -Wrestrict on a chained string "+".
+  std::string rule(1, '+');
+  rule.append(static_cast<std::size_t>(side), '-').append("+\n");
+  if (kind == PuzzleKind::kMaze) out += rule;
   for (int r = 0; r < side; ++r) {
+    if (kind == PuzzleKind::kMaze) out += '|';
     for (int c = 0; c < side; ++c) {
       const std::int32_t t = tokens[offset + static_cast<std::size_t>(r * side + c)];
       if (kind == PuzzleKind::kMaze)
@@ -184,12 +207,110 @@ std::string format_tokens(PuzzleKind kind, int side, const std::vector<std::int3
         out += t == 1 ? '.' : (t >= 2 && t <= side + 1) ? static_cast<char>('0' + t - 1) : '?';
       if (kind == PuzzleKind::kSudoku && c + 1 < side) out += ' ';
     }
+    if (kind == PuzzleKind::kMaze) out += '|';
+    out += '\n';
+  }
+  if (kind == PuzzleKind::kMaze) out += rule;
+  return out;
+}
+
+std::string format_tokens(const PuzzleText& like, const std::vector<std::int32_t>& tokens, std::size_t offset) {
+  if (like.kind == PuzzleKind::kGrid) return format_grid_tokens(*like.grid, tokens, offset);
+  return format_tokens(like.kind, like.side, tokens, offset);
+}
+
+std::string format_arc_grid(int rows, int cols, const std::vector<std::uint8_t>& cells, bool ansi) {
+  // The usual ARC palette: black, blue, red, green, yellow, grey, magenta, orange, azure, maroon.
+  static const int kPalette[10] = {16, 27, 196, 40, 226, 244, 201, 208, 51, 88};
+  std::string out;
+  for (int r = 0; r < rows; ++r) {
+    for (int c = 0; c < cols; ++c) {
+      const int v = cells[static_cast<std::size_t>(r * cols + c)];
+      if (ansi && v >= 0 && v <= 9)
+        out += "\x1b[48;5;" + std::to_string(kPalette[v]) + "m  ";
+      else
+        out += v <= 9 ? static_cast<char>('0' + v) : '?';
+    }
+    if (ansi) out += "\x1b[0m";
     out += '\n';
   }
   return out;
 }
 
+bool has_checker(const PuzzleText& q) { return q.kind != PuzzleKind::kGrid; }
+
+std::optional<data::GridFormat> grid_format_of(const nlohmann::json& config, const std::string& context) {
+  if (!config.is_object() || !config.contains("grid")) return std::nullopt;
+  return data::GridFormat::from_json(config.at("grid"), context);
+}
+
+PuzzleText parse_grid_puzzle(const std::string& text, const std::string& source, const data::GridFormat& g) {
+  PuzzleText p;
+  p.kind = PuzzleKind::kGrid;
+  p.side = g.width;
+  p.grid = std::make_shared<const data::GridFormat>(g);
+  std::string alphabet;
+  for (const auto& s : g.alphabet) alphabet += (alphabet.empty() ? "" : " ") + s;
+  const bool single = g.single_char();
+  auto add = [&](const std::string& sym, std::size_t at) {
+    for (std::size_t k = 0; k < g.alphabet.size(); ++k)
+      if (g.alphabet[k] == sym) {
+        p.tokens.push_back(static_cast<std::int32_t>(k) + 1);
+        return;
+      }
+    throw Error(source + ": symbol \"" + sym + "\" at " + where(text, at) + " is not in the task's alphabet (" + alphabet + ")");
+  };
+  std::string cur;
+  std::size_t cur_at = 0;
+  for (std::size_t i = 0; i <= text.size(); ++i) {
+    const char ch = i < text.size() ? text[i] : ' ';
+    const bool sep = ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' || (!single && ch == ',');
+    if (single) {
+      if (!sep) add(std::string(1, ch), i);
+      continue;
+    }
+    if (sep) {
+      if (!cur.empty()) add(cur, cur_at);
+      cur.clear();
+    } else {
+      if (cur.empty()) cur_at = i;
+      cur += ch;
+    }
+  }
+  if (p.tokens.size() != static_cast<std::size_t>(g.seq_len))
+    throw Error(source + ": " + std::to_string(p.tokens.size()) + " symbols, but the task takes " + std::to_string(g.seq_len) +
+                (g.width > 0 ? " (" + std::to_string(g.seq_len / g.width) + " rows of " + std::to_string(g.width) + ")" : std::string()));
+  return p;
+}
+
+std::string format_grid_tokens(const data::GridFormat& g, const std::vector<std::int32_t>& tokens, std::size_t offset) {
+  std::string out;
+  const bool single = g.single_char();
+  for (int i = 0; i < g.seq_len; ++i) {
+    const std::int32_t t = tokens[offset + static_cast<std::size_t>(i)];
+    const bool row_start = g.width > 0 ? i % g.width == 0 : i == 0;
+    if (!single && !row_start) out += ' ';
+    out += t >= 1 && static_cast<std::size_t>(t) <= g.alphabet.size() ? g.alphabet[static_cast<std::size_t>(t) - 1] : "?";
+    if (g.width > 0 && (i + 1) % g.width == 0) out += '\n';
+  }
+  if (g.width == 0) out += '\n';
+  return out;
+}
+
+PuzzleText parse_puzzle_for_checkpoint(const std::string& text, const std::string& source, const nlohmann::json& config,
+                                       int vocab_size, int seq_len, const std::string& model) {
+  if (const auto g = grid_format_of(config, model)) {
+    if (g->seq_len != seq_len || static_cast<int>(g->alphabet.size()) + 1 != vocab_size)
+      throw Error(model + ": its grid task (" + std::to_string(g->alphabet.size()) + " symbols, length " +
+                  std::to_string(g->seq_len) + ") does not match the model (vocab_size " + std::to_string(vocab_size) +
+                  ", seq_len " + std::to_string(seq_len) + ")");
+    return parse_grid_puzzle(text, source, *g);
+  }
+  return parse_puzzle_for_model(text, source, vocab_size, seq_len, model);
+}
+
 std::string check_answer(const PuzzleText& q, const std::vector<std::int32_t>& answer, std::size_t offset) {
+  if (q.kind == PuzzleKind::kGrid) return "";
   const int cells = q.side * q.side;
   std::vector<std::uint8_t> qq(static_cast<std::size_t>(cells)), aa(qq.size());
   for (int i = 0; i < cells; ++i) {

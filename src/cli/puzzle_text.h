@@ -5,17 +5,25 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "trm/data/grid.h"
+
 namespace trm::cli {
 
-enum class PuzzleKind { kSudoku, kMaze };
+// kGrid: a task built by `trm data build grid` (trm/data/grid.h), read and printed with the
+// alphabet and width its checkpoint carries.
+enum class PuzzleKind { kSudoku, kMaze, kGrid };
 
 struct PuzzleText {
   PuzzleKind kind = PuzzleKind::kSudoku;
-  int side = 0;                      // n for Sudoku, side for mazes
-  std::vector<std::int32_t> tokens;  // model input, side*side
+  int side = 0;                      // n for Sudoku, side for mazes, the width (0: none) for a grid task
+  std::vector<std::int32_t> tokens;  // model input, side*side (grid task: seq_len)
+  std::shared_ptr<const data::GridFormat> grid;  // kGrid only
 };
 
 // The largest puzzle text accepted (argument, file or stdin): a 255x255 maze, the largest
@@ -43,9 +51,34 @@ PuzzleText parse_puzzle(const std::string& text, const std::string& source = "pu
 PuzzleText parse_puzzle_for_model(const std::string& text, const std::string& source, int vocab_size, int seq_len,
                                   const std::string& model = "this model");
 
-// Model output tokens back to text, one grid row per line.
+// Model output tokens back to text, one grid row per line. Mazes are drawn inside a +--+ / |  |
+// border (so open cells at a row's ends show), which parse_puzzle skips when reading them back.
 std::string format_tokens(PuzzleKind kind, int side, const std::vector<std::int32_t>& tokens, std::size_t offset = 0);
-// "" when `answer` correctly solves `question` (tokens), else what is wrong.
+// Any kind, the grid task's with its alphabet and width.
+std::string format_tokens(const PuzzleText& like, const std::vector<std::int32_t>& tokens, std::size_t offset = 0);
+// "" when `answer` correctly solves `question` (tokens), else what is wrong. A grid task has no
+// checker: always "" (has_checker says so).
 std::string check_answer(const PuzzleText& question, const std::vector<std::int32_t>& answer, std::size_t offset = 0);
+bool has_checker(const PuzzleText& question);
+
+// An ARC grid as text: one digit per cell (0-9), rows on lines; with `ansi`, each cell is two
+// spaces on the ARC palette's colour (256-colour escape codes), for a terminal.
+std::string format_arc_grid(int rows, int cols, const std::vector<std::uint8_t>& cells, bool ansi);
+
+// ---- grid tasks ----
+// The grid task a checkpoint's config was trained on ("grid", copied from dataset.json at
+// training time), if any; `context` names the checkpoint in errors.
+std::optional<data::GridFormat> grid_format_of(const nlohmann::json& checkpoint_config, const std::string& context);
+// Text of a grid task: with one-character symbols, every non-space character is a symbol
+// (newlines and spaces are ignored); otherwise symbols are separated by spaces, commas or
+// newlines. Throws trm::Error naming the source, the position and the alphabet for an unknown
+// symbol, and the count when the text does not hold seq_len symbols.
+PuzzleText parse_grid_puzzle(const std::string& text, const std::string& source, const data::GridFormat& g);
+// Rows of `width` symbols (one line without a width); single-character symbols are written
+// without spaces.
+std::string format_grid_tokens(const data::GridFormat& g, const std::vector<std::int32_t>& tokens, std::size_t offset = 0);
+// parse_grid_puzzle when the checkpoint config names a grid task, else parse_puzzle_for_model.
+PuzzleText parse_puzzle_for_checkpoint(const std::string& text, const std::string& source, const nlohmann::json& config,
+                                       int vocab_size, int seq_len, const std::string& model);
 
 }  // namespace trm::cli

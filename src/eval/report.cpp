@@ -1,6 +1,8 @@
 // Tables of `trm report` (see include/trm/eval/report.h).
 #include "trm/eval/report.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -20,6 +22,21 @@ std::string benchmark_title(const std::string& b) {
   if (b == "arc1") return "ARC-AGI-1";
   if (b == "arc2") return "ARC-AGI-2";
   throw Error("unknown benchmark \"" + b + "\" (expected sudoku, maze, arc1 or arc2)");
+}
+
+std::string report_data_label(const std::string& benchmark, int vocab_size, int seq_len) {
+  const int side = static_cast<int>(std::lround(std::sqrt(static_cast<double>(std::max(seq_len, 0)))));
+  const std::string grid = side * side == seq_len ? std::to_string(side) + "x" + std::to_string(side) : "";
+  if (benchmark == "sudoku") {
+    if (seq_len == 81 && vocab_size == 11) return "";
+    if (!grid.empty() && vocab_size == side + 2) return grid + " Sudoku";
+  } else if (benchmark == "maze") {
+    if (seq_len == 900 && vocab_size == 6) return "";
+    if (!grid.empty() && vocab_size == 6) return grid + " maze";
+  } else {
+    return "";
+  }
+  return "a vocab " + std::to_string(vocab_size) + ", length " + std::to_string(seq_len) + " task";
 }
 
 ReportEntry parse_report_entry(const std::string& spec) {
@@ -106,7 +123,9 @@ std::string report_markdown(const Report& r, bool with_paper) {
       if (it == row.cells.end()) {
         s.append(" – |");
       } else {
-        s.append(" ").append(fmt("%.1f", it->second.percent)).append(" (n=").append(std::to_string(it->second.n)).append(") |");
+        s.append(" ").append(fmt("%.1f", it->second.percent)).append(" (n=").append(std::to_string(it->second.n));
+        if (!it->second.data_label.empty()) s.append(", ").append(it->second.data_label);
+        s.append(") |");
       }
     }
     s.append("\n");
@@ -116,7 +135,12 @@ std::string report_markdown(const Report& r, bool with_paper) {
     for (const auto& c : cols) {
       auto it = row.cells.find(c);
       if (it == row.cells.end()) continue;
-      s.append("- ").append(row.method).append(", ").append(benchmark_title(c)).append(": `").append(it->second.checkpoint);
+      s.append("- ").append(row.method).append(", ");
+      if (it->second.data_label.empty())
+        s.append(benchmark_title(c));
+      else
+        s.append(it->second.data_label).append(" (not ").append(benchmark_title(c)).append(": not comparable with the paper)");
+      s.append(": `").append(it->second.checkpoint);
       s.append("` on `").append(it->second.data).append("`, ").append(std::to_string(it->second.n));
       s.append(c[0] == 'a' ? " puzzles, " : " examples, ");
       s.append(it->second.metric).append(", ").append(fmt("%.1f", it->second.seconds)).append(" s\n");
@@ -142,7 +166,8 @@ nlohmann::json report_json(const Report& r, bool with_paper) {
   for (const auto& row : r.rows) {
     nlohmann::json cells = nlohmann::json::object();
     for (const auto& [b, c] : row.cells)
-      cells[b] = {{"percent", c.percent}, {"metric", c.metric}, {"n", c.n}, {"seconds", c.seconds}, {"checkpoint", c.checkpoint}, {"data", c.data}};
+      cells[b] = {{"percent", c.percent}, {"metric", c.metric}, {"n", c.n}, {"seconds", c.seconds}, {"checkpoint", c.checkpoint}, {"data", c.data},
+                  {"data_label", c.data_label}};
     j["rows"].push_back({{"method", row.method}, {"params", row.params}, {"results", cells}});
   }
   if (with_paper) j["paper"] = paper_results();

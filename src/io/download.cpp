@@ -37,7 +37,8 @@ std::string last_line(std::string s) {
 }
 
 constexpr const char* kOfflineHint =
-    "; without internet access, fetch the CSV files on another machine and pass their directory with --data <dir>";
+    "; without internet access, fetch the CSV files on another machine, copy them here and build the dataset from them "
+    "with trm data build sudoku|maze --train-csv FILE --test-csv FILE --out DIR";
 
 }  // namespace
 

@@ -14,6 +14,15 @@ const OptimConfig kArcOptim{.weight_decay = 0.1, .puzzle_emb_lr = 1e-2, .puzzle_
 const OptimConfig kTinyOptim{.lr = 1e-3, .lr_warmup_steps = 50, .weight_decay = 0.1, .puzzle_emb_lr = 1e-3,
                              .puzzle_emb_weight_decay = 0.1, .ema_rate = 0.98};
 
+// The CPU-sized presets' optimizer: kTinyOptim with a warmup a run of some thousand steps leaves
+// behind early.
+const OptimConfig kCpuOptim{.lr = 1e-3, .lr_warmup_steps = 100, .weight_decay = 0.1, .puzzle_emb_lr = 1e-3,
+                            .puzzle_emb_weight_decay = 0.1, .ema_rate = 0.99};
+
+// ARC on a CPU budget (docs/RESULTS.md §6): the ARC settings with a short warmup at a higher lr.
+const OptimConfig kCpuArcOptim{.lr = 3e-4, .lr_warmup_steps = 20, .weight_decay = 0.1, .puzzle_emb_lr = 1e-2,
+                               .puzzle_emb_weight_decay = 0.1};
+
 // TRM-MLP: the sequence-mixing MLP replaces attention, so there are no positional encodings.
 ModelConfig trm_mlp(ModelConfig c) {
   c.pos_encodings = PosEncoding::kNone;
@@ -63,6 +72,34 @@ const std::vector<Preset>& presets() {
        .model = trm_mlp({.vocab_size = 6, .seq_len = 16, .puzzle_emb_ndim = 64, .puzzle_emb_len = 2, .H_cycles = 2,
                          .L_cycles = 2, .hidden_size = 64, .num_heads = 4}),
        .optim = kTinyOptim},
+      // CPU-sized members of each benchmark family (docs/RESULTS.md §9): hidden 64, T = 2, a short
+      // warmup; each learns something measurable in minutes to an hour on 2 cores, where the
+      // paper-size presets above need days (the `trm train` banner marks those GPU-scale).
+      {.name = "tiny-grid",
+       .description = "any small task of `trm data build grid` (a few dozen cells): the quick start's TRM-MLP",
+       .model = trm_mlp({.vocab_size = 3, .seq_len = 24, .puzzle_emb_ndim = 64, .puzzle_emb_len = 2, .H_cycles = 2,
+                         .L_cycles = 2, .hidden_size = 64, .num_heads = 4}),
+       .optim = kTinyOptim},
+      {.name = "tiny-maze",
+       .description = "small generated mazes (side 7-11), a small TRM-Att for CPU experiments",
+       .model = {.vocab_size = 6, .seq_len = 81, .puzzle_emb_ndim = 64, .puzzle_emb_len = 2, .H_cycles = 2, .L_cycles = 2,
+                 .hidden_size = 64, .num_heads = 4},
+       .optim = kTinyOptim},
+      {.name = "cpu-sudoku",
+       .description = "9x9 Sudoku on a CPU budget: TRM-MLP, hidden 64, T=2, n=3 (~1 s/step at batch 64 on one core)",
+       .model = trm_mlp({.vocab_size = 11, .seq_len = 81, .puzzle_emb_ndim = 64, .puzzle_emb_len = 2, .H_cycles = 2,
+                         .L_cycles = 3, .hidden_size = 64, .num_heads = 4}),
+       .optim = kCpuOptim},
+      {.name = "cpu-maze",
+       .description = "generated mazes up to ~15x15 on a CPU budget: TRM-Att, hidden 64, T=2, n=2",
+       .model = {.vocab_size = 6, .seq_len = 225, .puzzle_emb_ndim = 64, .puzzle_emb_len = 2, .H_cycles = 2, .L_cycles = 2,
+                 .hidden_size = 64, .num_heads = 4},
+       .optim = kCpuOptim},
+      {.name = "cpu-arc",
+       .description = "ARC on a CPU budget (a ConceptARC-sized subset): TRM-Att, hidden 64, T=2, n=2, 8 ACT steps",
+       .model = {.vocab_size = 12, .seq_len = 900, .puzzle_emb_ndim = 64, .H_cycles = 2, .L_cycles = 2, .hidden_size = 64,
+                 .num_heads = 4, .halt_max_steps = 8},
+       .optim = kCpuArcOptim},
       {.name = "hrm-sudoku",
        .description = "Sudoku-Extreme, HRM baseline (27M params, 55.0% in the TRM paper)",
        .model = hrm(11, 81),

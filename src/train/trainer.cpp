@@ -13,6 +13,8 @@
 #include "io/atomic_file.h"
 #include "io/output_path.h"
 #include "io/run_lock.h"
+#include "trm/bench/bench.h"
+#include "trm/data/grid.h"
 #include "trm/model/memory.h"
 #include "trm/train/checkpoint.h"
 #include "trm/train/trainer.h"
@@ -191,7 +193,138 @@ TrmModel& initialized(TrmModel& model, std::uint64_t seed, int micro) {
   return model;
 }
 
+
+std::string format_long_duration(double s) {
+  if (!std::isfinite(s)) return "unknown";
+  char buf[48];
+  if (s >= 2 * 86400) {
+    std::snprintf(buf, sizeof buf, "%.1f days", s / 86400);
+    return buf;
+  }
+  if (s < 1) {
+    std::snprintf(buf, sizeof buf, "%.0f ms", s * 1000);
+    return buf;
+  }
+  if (s < 60) {
+    std::snprintf(buf, sizeof buf, "%.1f s", s);
+    return buf;
+  }
+  return format_duration(s);
+}
+
+std::string with_commas(std::int64_t v) {
+  std::string d = std::to_string(v), out;
+  for (std::size_t i = 0; i < d.size(); ++i) {
+    if (i > 0 && (d.size() - i) % 3 == 0) out += ',';
+    out += d[i];
+  }
+  return out;
+}
+
+// The GEMM rate at a width like the model's: a square product of side 2 x hidden (clamped), so a
+// small model is not promised the rate of a large one. A few milliseconds on a CPU.
+double gemm_rate_for(const ModelConfig& mc, Backend& be) {
+  const int n = std::clamp(2 * mc.hidden_size, 128, 768);
+  return measure_sgemm_gflops(be, n, 3);
+}
+
+TrainPlan make_plan(const TrainOptions& opt, const data::Dataset& train_set, std::int64_t test_examples,
+                    const ModelConfig& mc, const OptimConfig& oc, int micro, Backend& be, std::int64_t start_step) {
+  TrainPlan p;
+  p.model = mc;
+  p.optim = oc;
+  for (const ParamInfo& i : make_param_table(mc)) p.params += i.numel;
+  p.puzzle_table_floats = static_cast<std::int64_t>(mc.num_puzzle_identifiers) * mc.puzzle_emb_ndim;
+  p.train_examples = train_set.num_examples;
+  p.test_examples = test_examples;
+  p.total_steps = oc.total_steps;
+  p.start_step = start_step;
+  p.steps_this_run = std::max<std::int64_t>(0, oc.total_steps - start_step);
+  if (opt.stop_after > 0) p.steps_this_run = std::min(p.steps_this_run, opt.stop_after);
+  p.global_batch = opt.global_batch;
+  p.flops_per_step = flops_per_sample_step(mc, true) * opt.global_batch;
+  p.gemm_gflops = gemm_rate_for(mc, be);
+  p.step_seconds = p.flops_per_step / std::max(p.gemm_gflops * 1e9 * kStepGemmEfficiency, 1.0);
+  p.full_run_seconds = p.step_seconds * static_cast<double>(std::max<std::int64_t>(0, oc.total_steps - start_step));
+  p.run_seconds = p.step_seconds * static_cast<double>(p.steps_this_run);
+  if (opt.time_budget_s > 0 && opt.time_budget_s < p.run_seconds) {
+    p.run_seconds = opt.time_budget_s;
+    p.cut_by_time_budget = true;
+  }
+  p.gpu_scale = p.full_run_seconds > 86400;
+  const int eval_batch = test_examples > 0 ? std::max(1, opt.eval.batch) : 1;
+  const MemoryEstimate m = estimate_training_memory(mc, be, opt.global_batch, micro, eval_batch);
+  p.memory_bytes = m.total();
+  p.memory_text = m.describe();
+  return p;
+}
 }  // namespace
+
+std::string TrainPlan::describe() const {
+  char buf[512];
+  std::string out;
+  std::snprintf(buf, sizeof buf, "trm train: %s, hidden %d, %s params (+ %s puzzle-embedding floats), %d positions\n",
+                model.arch == Arch::kHrm ? "HRM" : (model.mlp_t ? "TRM-MLP" : "TRM-Att"), model.hidden_size,
+                with_commas(params).c_str(), with_commas(puzzle_table_floats).c_str(), model.total_len());
+  out += buf;
+  std::snprintf(buf, sizeof buf, "  data: %s train / %s test examples; batch %d; steps %lld of %lld%s\n",
+                with_commas(train_examples).c_str(), with_commas(test_examples).c_str(), global_batch,
+                static_cast<long long>(start_step + steps_this_run), static_cast<long long>(total_steps),
+                start_step > 0 ? (" (resuming at step " + std::to_string(start_step) + ")").c_str() : "");
+  out += buf;
+  std::snprintf(buf, sizeof buf,
+                "  cost: %.3g GFLOP per step; estimated %s per step (%.1f GFLOP/s GEMM measured here, %.0f%% of it assumed)\n",
+                flops_per_step * 1e-9, format_long_duration(step_seconds).c_str(), gemm_gflops, kStepGemmEfficiency * 100);
+  out += buf;
+  std::snprintf(buf, sizeof buf, "  memory: %s\n", memory_text.c_str());
+  out += buf;
+  std::string eta = "  ETA: " + format_long_duration(run_seconds) + " for this run";
+  if (cut_by_time_budget)
+    eta += " (the time budget; about " + with_commas(static_cast<std::int64_t>(run_seconds / std::max(step_seconds, 1e-9))) +
+           " steps)";
+  if (full_run_seconds > run_seconds * 1.01) eta += "; the whole run " + format_long_duration(full_run_seconds);
+  if (gpu_scale) eta += "  [GPU-scale: more than a day on this machine; see the cpu-* presets]";
+  out += eta + "\n";
+  return out;
+}
+
+nlohmann::json TrainPlan::to_json() const {
+  return {{"params", params},
+          {"puzzle_table_floats", puzzle_table_floats},
+          {"hidden_size", model.hidden_size},
+          {"positions", model.total_len()},
+          {"train_examples", train_examples},
+          {"test_examples", test_examples},
+          {"global_batch", global_batch},
+          {"total_steps", total_steps},
+          {"start_step", start_step},
+          {"steps_this_run", steps_this_run},
+          {"flops_per_step", flops_per_step},
+          {"gemm_gflops", gemm_gflops},
+          {"est_step_seconds", step_seconds},
+          {"est_run_seconds", run_seconds},
+          {"est_full_run_seconds", full_run_seconds},
+          {"cut_by_time_budget", cut_by_time_budget},
+          {"gpu_scale", gpu_scale},
+          {"memory_bytes", memory_bytes}};
+}
+
+TrainPlan plan_training(const TrainOptions& options, Backend& be) {
+  const TrainOptions& opt = validated(options);
+  const int micro = checked_micro_batch(opt);
+  const data::Dataset train_set = data::read_split(opt.data_dir, "train");
+  std::int64_t test_examples = 0;
+  if (fs::exists(fs::path(opt.data_dir) / "test" / "dataset.json"))
+    test_examples = data::read_split(opt.data_dir, "test").num_examples;
+  const ModelConfig mc = model_config_for(opt, train_set);
+  const OptimConfig oc = optim_config_for(opt, train_set);
+  eval_every_for(opt, train_set);  // the same checks as the run
+  std::int64_t start = 0;
+  const fs::path ckpt = fs::path(opt.out_dir) / "checkpoint.safetensors";
+  if (opt.resume && !opt.out_dir.empty() && fs::exists(ckpt))
+    start = std::min(Checkpoint::read(ckpt.string()).state_count("step"), oc.total_steps);
+  return make_plan(opt, train_set, test_examples, mc, oc, micro, be, start);
+}
 
 StepMetrics& StepMetrics::operator+=(const StepMetrics& o) {
   count += o.count;
@@ -258,6 +391,9 @@ Trainer::Trainer(const TrainOptions& options, Backend& backend)
       valid_(correct_.size()),
       seq_ok_(correct_.size()),
       row_grads_(be_, std::max<std::int64_t>(1, static_cast<std::int64_t>(opt_.global_batch) * mc_.puzzle_emb_ndim)) {
+  // A grid task's alphabet and width travel with every checkpoint, so `trm solve` can read and
+  // print its puzzles without the data directory (include/trm/data/grid.h).
+  if (const auto grid = data::read_grid_format(opt_.data_dir)) config_["grid"] = grid->to_json();
   // Temporary files of a save that a crash or kill -9 interrupted: never read (the complete
   // previous file is still under its name), so removed. Safe only because lock_ is held.
   for (const char* name : {"checkpoint.safetensors", "final.safetensors", "config.json"}) {
@@ -428,7 +564,6 @@ void Trainer::log_train() {
   const double dt = std::chrono::duration<double>(now - t_window_).count();
   const double elapsed = std::chrono::duration<double>(now - t_loop_).count();
   const double rate = window_steps_ / std::max(dt, 1e-9);
-  const double eta = (oc_.total_steps - step_) / std::max((step_ - first_step_) / std::max(elapsed, 1e-9), 1e-9);
   const double c = std::max(window_.count, 1.0);
   nlohmann::json j = {{"type", "train"},
                       {"step", step_},
@@ -445,11 +580,34 @@ void Trainer::log_train() {
   if (mc_.act_continue()) j["q_continue_loss"] = window_.q_continue_loss / window_steps_;
   log_->write(j);
   if (opt_.progress) {
+    // The ETA of this invocation: the steps left (to the end, or to --stop-after) at the rate so
+    // far, cut by what is left of the time budget.
+    std::int64_t left = oc_.total_steps - step_;
+    if (opt_.stop_after > 0) left = std::min(left, first_step_ + opt_.stop_after - step_);
+    double eta_s = static_cast<double>(left) / std::max((step_ - first_step_) / std::max(elapsed, 1e-9), 1e-9);
+    const char* eta_note = "";
+    if (opt_.time_budget_s > 0) {
+      const double budget_left = std::max(0.0, opt_.time_budget_s - seconds_since(t_start_));
+      if (budget_left < eta_s) {
+        eta_s = budget_left;
+        eta_note = " (time budget)";
+      }
+    }
+    // No slot halted in the window: there is no accuracy to show, and 0.000 would read as a result.
+    char acc[16] = "-", exact[16] = "-", halt[16] = "-";
+    if (window_.count > 0) {
+      std::snprintf(acc, sizeof acc, "%.3f", window_.accuracy / c);
+      std::snprintf(exact, sizeof exact, "%.3f", window_.exact / c);
+      std::snprintf(halt, sizeof halt, "%.1f", window_.steps / c);
+    }
+    const double lr = lr_schedule(step_, oc_.lr, oc_.lr_warmup_steps, oc_.total_steps, oc_.lr_min_ratio);
+    char first[48] = "";
+    if (step_ == first_step_ + 1) std::snprintf(first, sizeof first, "  (first step %.2fs)", dt);
     const double frac = static_cast<double>(step_) / oc_.total_steps;
-    std::fprintf(stderr, "%s[%5.1f%%] step %lld/%lld  loss %.4f  acc %.3f  exact %.3f  halt@%.1f  %.2f step/s  ETA %s%s",
+    std::fprintf(stderr, "%s[%5.1f%%] step %lld/%lld  loss %.4f  acc %s  exact %s  halt@%s  lr %.2g%s  %.2f step/s  ETA %s%s%s%s",
                  isatty(2) ? "\r" : "", 100 * frac, static_cast<long long>(step_), static_cast<long long>(oc_.total_steps),
-                 window_.lm_loss / window_steps_, window_.accuracy / c, window_.exact / c, window_.steps / c, rate,
-                 format_duration(eta).c_str(), isatty(2) ? "   " : "\n");
+                 window_.lm_loss / window_steps_, acc, exact, halt, lr, step_ <= oc_.lr_warmup_steps ? " (warm-up)" : "", rate,
+                 format_duration(eta_s).c_str(), eta_note, first, isatty(2) ? "   " : "\n");
   }
   window_ = StepMetrics{};
   window_steps_ = 0;
@@ -495,11 +653,18 @@ void Trainer::save_final() {
   load_ema_weights();
   const std::string path = (fs::path(opt_.out_dir) / "final.safetensors").string();
   check_finite_before_save(path, true);
-  save_checkpoint(path, eval_model_, nullptr, nullptr, CheckpointContents{config_, {{"step", step_}}});
+  save_checkpoint(path, eval_model_, nullptr, nullptr,
+                  CheckpointContents{config_, {{"step", step_}, {"weights", oc_.ema_rate > 0 ? "ema" : "raw"}}});
+}
+
+void Trainer::print_banner() {
+  const TrainPlan p = make_plan(opt_, train_set_, has_test_ ? test_set_.num_examples : 0, mc_, oc_, micro_, be_, step_);
+  std::fprintf(stderr, "%s", p.describe().c_str());
 }
 
 TrainSummary Trainer::run() {
   TrainSummary summary;
+  if (opt_.progress) print_banner();
   first_step_ = step_;
   t_window_ = std::chrono::steady_clock::now();
   t_loop_ = t_window_;
@@ -510,8 +675,7 @@ TrainSummary Trainer::run() {
     while (step_ < oc_.total_steps) {
       if (opt_.stop_after > 0 && step_ - first_step_ >= opt_.stop_after) break;
       if (signals.stop_requested()) {
-        std::fprintf(stderr, "\ntrm train: stopping at step %lld (checkpoint written; rerun the same command to resume)\n",
-                     static_cast<long long>(step_));
+        summary.stopped_by_signal = true;
         break;
       }
       window_ += step();
@@ -519,7 +683,8 @@ TrainSummary Trainer::run() {
 
       const bool out_of_time = opt_.time_budget_s > 0 && seconds_since(t_start_) >= opt_.time_budget_s;
       const bool last = step_ == oc_.total_steps || out_of_time;
-      if (step_ % opt_.log_every == 0 || last) log_train();
+      // The first step of this process is logged at once: its time is the real cost per step.
+      if (step_ % opt_.log_every == 0 || last || step_ == first_step_ + 1) log_train();
       const bool do_eval = has_test_ && (step_ % eval_every_ == 0 || last);
       if (do_eval) {
         if (opt_.progress && isatty(2)) std::fprintf(stderr, "\n");
@@ -533,7 +698,17 @@ TrainSummary Trainer::run() {
       }
     }
   }  // the previous signal handlers are back from here on (and on an exception)
-  if (step_ < oc_.total_steps && !summary.stopped_by_time) checkpoint();  // stopped by stop_after or a signal: keep the exact state
+  if (step_ < oc_.total_steps && !summary.stopped_by_time) {
+    // Stopped by stop_after or a signal: keep the exact state, and say what to do with it (there
+    // is no final.safetensors yet; the checkpoint holds the EMA weights eval reads).
+    checkpoint();
+    std::fprintf(stderr,
+                 "\ntrm train: stopped at step %lld of %lld%s; %s holds the state. Rerun the same command to resume, or "
+                 "evaluate it now: trm eval --checkpoint %s --data %s\n",
+                 static_cast<long long>(step_), static_cast<long long>(oc_.total_steps),
+                 summary.stopped_by_signal ? " (interrupted)" : " (--stop-after)", ckpt_path_.c_str(), ckpt_path_.c_str(),
+                 opt_.data_dir.c_str());
+  }
   if (step_ == oc_.total_steps || summary.stopped_by_time) save_final();
   if (opt_.progress && isatty(2)) std::fprintf(stderr, "\n");
   summary.steps = step_;

@@ -36,8 +36,11 @@ class ArcVoter {
   // (from identifiers.json), and q = sigmoid(q_halt logit). Both are cropped, then de-augmented.
   void add_tokens(const std::string& version_name, std::span<const std::uint8_t> input_tokens,
                   std::span<const std::int32_t> pred_tokens, double q);
-  // The same with grids already cropped (still in the version's augmented frame).
+  // The same with grids already cropped (still in the version's augmented frame). A prediction
+  // that crops to an empty or malformed grid is dropped (counted in num_dropped()): an empty grid
+  // is never an ARC answer, and must neither win a vote nor reach submission.json.
   void add(const std::string& version_name, const data::ArcGrid& input, const data::ArcGrid& pred, double q);
+  std::int64_t num_dropped() const { return dropped_; }
   // Candidates for the test input `input` (original frame) of task `task_id`, best first:
   // count descending, then mean q descending, then first seen.
   std::vector<ArcCandidate> ranked(const std::string& task_id, const data::ArcGrid& input) const;
@@ -49,6 +52,7 @@ class ArcVoter {
   std::map<std::string, std::map<std::string, std::vector<std::pair<std::string, double>>>> preds_;
   std::map<std::string, data::ArcGrid> grids_;  // pred hash -> grid
   std::int64_t votes_ = 0;
+  std::int64_t dropped_ = 0;
 };
 
 struct ArcScore {
@@ -66,6 +70,14 @@ struct ArcScore {
 // top kArcSubmissionK grids per test input, the first repeated when there is only one).
 ArcScore score_arc(const ArcVoter& voter, const std::vector<data::ArcTask>& tasks,
                    const std::vector<int>& ks = kArcPassKs);
+
+// `--examples N` for ARC: N rounded up to the end of the task (group) its last row belongs to, so
+// only whole tasks are evaluated; 0 or N beyond the split = the whole split.
+std::int64_t arc_whole_task_rows(const data::Dataset& split, std::int64_t n);
+// The task ids of the rows [0, rows) of the split (names = identifiers.json): the tasks an
+// evaluation of those rows covers, which pass@k is then averaged over.
+std::vector<std::string> arc_tasks_in_rows(const data::Dataset& split, const std::vector<std::string>& names,
+                                           std::int64_t rows);
 
 struct ArcEvalOptions {
   int batch = 64;

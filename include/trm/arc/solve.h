@@ -7,6 +7,7 @@
 // through the ARC evaluator.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,6 +32,9 @@ struct ArcSolveOptions {
   // load_checkpoint does when the table's size changes); kZeros: as the reference initialises a
   // fresh table, which is also the blank id's row.
   ArcRowInit init = ArcRowInit::kMean;
+  // Called after every update ("tune", update, steps, its loss) and every voting batch ("vote",
+  // rows done, rows, 0); may be empty.
+  std::function<void(const char* phase, int done, int total, double loss)> progress;
 };
 
 struct ArcSolveResult {

@@ -29,7 +29,15 @@ struct ReportCell {
   double seconds = 0;
   std::string checkpoint;
   std::string data;         // the dataset evaluated (listed under the table)
+  // What the data is when it is not the benchmark's own shape ("4x4 Sudoku"): shown in the cell
+  // and the list, so a small run is not read as a Sudoku-Extreme or Maze-Hard result. "" = the
+  // benchmark's shape.
+  std::string data_label;
 };
+
+// report's data_label for a Sudoku or maze test split: "" for the benchmark's shape (9x9 Sudoku,
+// vocab 11; 30x30 maze), else "NxN Sudoku" / "NxN maze" / "a vocab V, length S task".
+std::string report_data_label(const std::string& benchmark, int vocab_size, int seq_len);
 
 struct Report {
   struct Row {

@@ -45,7 +45,7 @@ struct TrainOptions {
   std::int64_t stop_after = 0; // stop (with a checkpoint) after this many steps of this process; 0 = run to the end
   double time_budget_s = 0;    // > 0: after this many seconds, evaluate, checkpoint and stop (resumable)
   int log_every = 10;
-  bool progress = true;        // a progress line on stderr
+  bool progress = true;        // a progress line on stderr (and the startup banner)
   // Steps whose loss or gradients are not finite that the run may skip (no update: weights,
   // optimizer moments, optimizer step count and EMA untouched; the batch is consumed and every
   // ACT slot restarts) before it stops with NumericalFault. Counted over the whole run, resumes
@@ -77,6 +77,7 @@ struct TrainSummary {
   EvalResult last_eval;
   bool evaluated = false;
   bool stopped_by_time = false;  // the time budget ended the run before total_steps (resumable)
+  bool stopped_by_signal = false;  // SIGINT/SIGTERM ended it (checkpoint written; `trm train` exits 130)
   std::int64_t skipped_steps = 0;  // non-finite steps skipped over the run (resumes included)
 };
 
@@ -131,6 +132,7 @@ class Trainer {
   // Throws NumericalFault instead of writing a file that would hold non-finite values.
   void check_finite_before_save(const std::string& file, bool ema_model);
   std::string last_good_checkpoint() const;
+  void print_banner();
 
   TrainOptions opt_;
   Backend& be_;
@@ -171,6 +173,40 @@ class Trainer {
   std::int64_t first_step_ = 0;  // the step this process started at
   std::chrono::steady_clock::time_point t_loop_, t_window_;
 };
+
+// What a run will cost, known before its first step: the startup banner of `trm train` and all
+// that `trm train --dry-run` prints. Nothing in it is written to disk.
+struct TrainPlan {
+  ModelConfig model;
+  OptimConfig optim;
+  std::int64_t params = 0;              // network parameters (without the puzzle table)
+  std::int64_t puzzle_table_floats = 0; // puzzle-embedding table entries
+  std::int64_t train_examples = 0, test_examples = 0;
+  std::int64_t total_steps = 0;         // the whole run (epochs or --max-steps)
+  std::int64_t start_step = 0;          // where this invocation starts (a resumed checkpoint)
+  std::int64_t steps_this_run = 0;      // total - start, cut by --stop-after
+  int global_batch = 0;
+  double flops_per_step = 0;            // one optimizer step of the global batch (bench/flops.cpp)
+  double gemm_gflops = 0;               // the backend's measured GEMM rate at the model's width
+  double step_seconds = 0;              // estimated from the two above
+  double run_seconds = 0;               // this invocation, as configured (the time budget cuts it)
+  double full_run_seconds = 0;          // every remaining step of the run, ignoring the budget
+  bool cut_by_time_budget = false;
+  bool gpu_scale = false;               // the full run would take more than a day here
+  std::int64_t memory_bytes = 0;
+  std::string memory_text;              // MemoryEstimate::describe()
+
+  std::string describe() const;         // the banner, several lines
+  nlohmann::json to_json() const;
+};
+
+// Assumed fraction of the measured GEMM rate a training step reaches (the rest is attention,
+// norms, the loss and the optimizer); docs/RESULTS.md compares the estimate with measured steps.
+inline constexpr double kStepGemmEfficiency = 0.5;
+
+// The plan of the run `options` describe: reads the splits and a resumed checkpoint's step count,
+// times a GEMM, and creates nothing (the run directory is not made).
+TrainPlan plan_training(const TrainOptions& options, Backend& backend);
 
 // Runs (or resumes) the training the options describe, computing on `backend`:
 // Trainer(options, backend).run().
