@@ -135,7 +135,7 @@ TEST(GridData, BadInputNamesFileAndLine) {
   EXPECT_NE(build(t / "width.csv", t / "ok.jsonl").find("width.csv:3: width 4"), std::string::npos);
   write(t / "long.jsonl", "{\"input\": \"abc\", \"output\": \"cba\"}\n");
   EXPECT_NE(build(t / "ok.jsonl", t / "long.jsonl").find("long.jsonl:1: 3 symbols, but the training examples"), std::string::npos);
-  EXPECT_FALSE(std::filesystem::exists(t / "out" / "train" / "dataset.json"));
+  EXPECT_FALSE(std::filesystem::exists(t / "out/train/dataset.json"));
 }
 
 TEST(GridData, FormatFromJsonRefusesInconsistentEntries) {
