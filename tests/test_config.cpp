@@ -2,6 +2,8 @@
 // JSON round trips and key=value overrides.
 #include <gtest/gtest.h>
 
+#include "trm/bench/bench.h"
+
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -32,6 +34,22 @@ TEST(Config, ModelTableMatchesCount) {
   for (const auto& p : presets()) {
     TrmModel m(p.model, *be);
     EXPECT_EQ(m.num_params(), p.model.parameter_count()) << p.name;
+  }
+}
+
+// The CPU-sized presets (docs/RESULTS.md §9): each family has one, far cheaper per sample than the
+// paper's preset of the same family, with a warmup a short run leaves behind.
+TEST(Config, CpuPresetsAreSizedForACpu) {
+  const std::vector<std::pair<std::string, std::string>> pairs = {
+      {"cpu-sudoku", "sudoku-mlp"}, {"cpu-maze", "maze-att"}, {"cpu-arc", "arc1-att"}, {"tiny-maze", "maze-att"},
+      {"tiny-grid", "sudoku-mlp"}};
+  for (const auto& [cpu, paper] : pairs) {
+    const Preset& c = find_preset(cpu);
+    const Preset& p = find_preset(paper);
+    c.model.validate();
+    EXPECT_LT(c.model.parameter_count(), 300000) << cpu;
+    EXPECT_LT(flops_per_sample_step(c.model, true) * 20, flops_per_sample_step(p.model, true)) << cpu;
+    EXPECT_LE(c.optim.lr_warmup_steps, 100) << cpu;
   }
 }
 

@@ -1032,7 +1032,7 @@ TEST(TrainPlan, DescribesTheRunAndWritesNothing) {
   EXPECT_GT(p.memory_bytes, 0);
   const std::string text = p.describe();
   EXPECT_NE(text.find("steps 40 of 40"), std::string::npos) << text;
-  EXPECT_NE(text.find("GFLOP per step"), std::string::npos) << text;
+  EXPECT_NE(text.find("FLOP per step"), std::string::npos) << text;
   EXPECT_NE(text.find("memory: "), std::string::npos) << text;
   EXPECT_EQ(text.find("GPU-scale"), std::string::npos) << text;
   EXPECT_EQ(p.to_json().at("steps_this_run"), 40);

@@ -223,9 +223,22 @@ std::string with_commas(std::int64_t v) {
 
 // The GEMM rate at a width like the model's: a square product of side 2 x hidden (clamped), so a
 // small model is not promised the rate of a large one. A few milliseconds on a CPU.
+// The best of three short measurements: on a shared machine a single one can land in another
+// process's burst and understate the rate several times over.
 double gemm_rate_for(const ModelConfig& mc, Backend& be) {
   const int n = std::clamp(2 * mc.hidden_size, 128, 768);
-  return measure_sgemm_gflops(be, n, 3);
+  double best = 0;
+  for (int i = 0; i < 3; ++i) best = std::max(best, measure_sgemm_gflops(be, n, 3));
+  return best;
+}
+
+std::string format_flops(double f) {
+  char buf[32];
+  if (f >= 1e12)
+    std::snprintf(buf, sizeof buf, "%.3g TFLOP", f * 1e-12);
+  else
+    std::snprintf(buf, sizeof buf, "%.3g GFLOP", f * 1e-9);
+  return buf;
 }
 
 TrainPlan make_plan(const TrainOptions& opt, const data::Dataset& train_set, std::int64_t test_examples,
@@ -256,6 +269,7 @@ TrainPlan make_plan(const TrainOptions& opt, const data::Dataset& train_set, std
   const MemoryEstimate m = estimate_training_memory(mc, be, opt.global_batch, micro, eval_batch);
   p.memory_bytes = m.total();
   p.memory_text = m.describe();
+  p.memory_available = memory_available(be);
   return p;
 }
 }  // namespace
@@ -273,10 +287,11 @@ std::string TrainPlan::describe() const {
                 start_step > 0 ? (" (resuming at step " + std::to_string(start_step) + ")").c_str() : "");
   out += buf;
   std::snprintf(buf, sizeof buf,
-                "  cost: %.3g GFLOP per step; estimated %s per step (%.1f GFLOP/s GEMM measured here, %.0f%% of it assumed)\n",
-                flops_per_step * 1e-9, format_long_duration(step_seconds).c_str(), gemm_gflops, kStepGemmEfficiency * 100);
+                "  cost: %s per step; estimated %s per step (%.1f GFLOP/s GEMM measured here, %.0f%% of it assumed)\n",
+                format_flops(flops_per_step).c_str(), format_long_duration(step_seconds).c_str(), gemm_gflops, kStepGemmEfficiency * 100);
   out += buf;
-  std::snprintf(buf, sizeof buf, "  memory: %s\n", memory_text.c_str());
+  std::snprintf(buf, sizeof buf, "  memory: %s; %s available%s\n", memory_text.c_str(), format_gib(memory_available).c_str(),
+                memory_bytes > memory_available ? "  [DOES NOT FIT: use a smaller --batch / --micro-batch]" : "");
   out += buf;
   std::string eta = "  ETA: " + format_long_duration(run_seconds) + " for this run";
   if (cut_by_time_budget)
@@ -306,7 +321,8 @@ nlohmann::json TrainPlan::to_json() const {
           {"est_full_run_seconds", full_run_seconds},
           {"cut_by_time_budget", cut_by_time_budget},
           {"gpu_scale", gpu_scale},
-          {"memory_bytes", memory_bytes}};
+          {"memory_bytes", memory_bytes},
+          {"memory_available_bytes", memory_available}};
 }
 
 TrainPlan plan_training(const TrainOptions& options, Backend& be) {
@@ -606,7 +622,7 @@ void Trainer::log_train() {
     const double frac = static_cast<double>(step_) / oc_.total_steps;
     std::fprintf(stderr, "%s[%5.1f%%] step %lld/%lld  loss %.4f  acc %s  exact %s  halt@%s  lr %.2g%s  %.2f step/s  ETA %s%s%s%s",
                  isatty(2) ? "\r" : "", 100 * frac, static_cast<long long>(step_), static_cast<long long>(oc_.total_steps),
-                 window_.lm_loss / window_steps_, acc, exact, halt, lr, step_ <= oc_.lr_warmup_steps ? " (warm-up)" : "", rate,
+                 window_.lm_loss / window_steps_, acc, exact, halt, lr, step_ < oc_.lr_warmup_steps ? " (warm-up)" : "", rate,
                  format_duration(eta_s).c_str(), eta_note, first, isatty(2) ? "   " : "\n");
   }
   window_ = StepMetrics{};

@@ -195,6 +195,7 @@ struct TrainPlan {
   bool gpu_scale = false;               // the full run would take more than a day here
   std::int64_t memory_bytes = 0;
   std::string memory_text;              // MemoryEstimate::describe()
+  std::int64_t memory_available = 0;    // memory_available(backend): the run is refused above it
 
   std::string describe() const;         // the banner, several lines
   nlohmann::json to_json() const;
