@@ -225,6 +225,10 @@ $trm arc solve --checkpoint "$work/arcrun/final.safetensors" --task "$work/tasks
   --out "$work/solve2" 2> "$work/arcsolve.err" | grep -q "attempt 1" || fail "arc solve drew no grid"
 grep -q "test-time training 2/2" "$work/arcsolve.err" || fail "arc solve showed no progress: $(cat "$work/arcsolve.err")"
 grep -q '\[\]' "$work/solve2/submission.json" && fail "submission.json holds an empty grid"
+# arc eval --examples selects whole tasks and says what pass@k is averaged over.
+expect_status 0 "pass@k is averaged over those 1" $trm arc eval --checkpoint "$work/arcrun/final.safetensors" --data "$work/arc" \
+  --examples 1 --out "$work/arceval1"
+grep -q '"tasks_evaluated":1' "$work/arceval1/results.json" || fail "arc eval --examples 1: $(cat "$work/arceval1/results.json")"
 # bash completion sources and completes subcommands.
 bash -c "source '$(dirname "$0")/../scripts/completion/trm.bash'
   COMP_WORDS=(trm da); COMP_CWORD=1; _trm; [[ \${COMPREPLY[*]} == data ]] || exit 1

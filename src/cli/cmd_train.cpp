@@ -15,7 +15,8 @@ void add_train_command(CLI::App& app, Action& action) {
   static std::string backend = "cpu";
   auto* cmd = app.add_subcommand("train", "Train a TRM on a dataset (reference layout), with periodic EMA evaluation and checkpoints");
   cmd->add_option("preset_and_overrides", args,
-                  "PRESET (see trm presets: sudoku-mlp, sudoku-att, ..., hrm-sudoku, tiny-sudoku-hrm) then model/optimizer key=value overrides, "
+                  "PRESET (see trm presets: the paper's sudoku-mlp, maze-att, arc1-att, ... and CPU-sized tiny-sudoku-mlp, tiny-grid, "
+                  "tiny-maze, cpu-sudoku, cpu-maze, cpu-arc) then model/optimizer key=value overrides, "
                   "e.g. hidden_size=128 L_cycles=4 lr=3e-4")
       ->required();
   cmd->add_option("--data", o.data_dir, "Dataset directory (train/ and test/ in the reference layout)")->required();
