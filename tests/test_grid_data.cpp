@@ -135,6 +135,8 @@ TEST(GridData, BadInputNamesFileAndLine) {
   EXPECT_NE(build(t / "width.csv", t / "ok.jsonl").find("width.csv:3: width 4"), std::string::npos);
   write(t / "long.jsonl", "{\"input\": \"abc\", \"output\": \"cba\"}\n");
   EXPECT_NE(build(t / "ok.jsonl", t / "long.jsonl").find("long.jsonl:1: 3 symbols, but the training examples"), std::string::npos);
+  EXPECT_NE(build(t / "missing.csv", t / "ok.jsonl").find("missing.csv: cannot open for reading"), std::string::npos);
+  EXPECT_NE(build(t.str(), t / "ok.jsonl").find("is a directory"), std::string::npos);
   EXPECT_FALSE(std::filesystem::exists(t / "out/train/dataset.json"));
 }
 

@@ -132,6 +132,8 @@ std::vector<GridExample> read_grid_csv(const std::string& path, int& width) {
   // The header decides the columns: input,output or input,output,width (in any order).
   std::vector<std::string> header;
   {
+    long long size = 0;
+    io::open_for_reading(path, "a CSV file of examples", "", size);  // a missing file or a directory, named
     std::ifstream f(path);
     std::string first;
     if (f && std::getline(f, first)) {
