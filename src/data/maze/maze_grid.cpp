@@ -100,8 +100,10 @@ std::string maze_answer_problem(const std::uint8_t* question, const std::uint8_t
   for (int i = 0; i < cells; ++i) {
     if (answer[i] == question[i]) continue;
     if (question[i] == kMazeOpen && answer[i] == kMazePath) continue;
-    return "cell " + std::to_string(i) + " changes from '" + maze_to_string(question + i, 1) + "' to '" +
-           maze_to_string(answer + i, 1) + "'";
+    // Row and column, 1-based as a reader counts them in the drawn maze (not a flat cell index).
+    std::string where = "row ";
+    where.append(std::to_string(i / side + 1)).append(", column ").append(std::to_string(i % side + 1));
+    return where + " changes from '" + maze_to_string(question + i, 1) + "' to '" + maze_to_string(answer + i, 1) + "'";
   }
   const int s = find_single(question, cells, kMazeStart);
   const int g = find_single(question, cells, kMazeGoal);
