@@ -12,7 +12,7 @@ void add_train_command(CLI::App& app, Action& action) {
   static TrainOptions o;
   static std::string halting = "reference";
   static bool no_resume = false, quiet = false;
-  static std::string backend = "cpu";
+  static std::string backend = "cpu", precision = "fp32";
   auto* cmd = app.add_subcommand("train", "Train a TRM on a dataset (reference layout), with periodic EMA evaluation and checkpoints");
   cmd->add_option("preset_and_overrides", args,
                   "PRESET (see trm presets: sudoku-mlp, sudoku-att, ..., hrm-sudoku, tiny-sudoku-hrm) then model/optimizer key=value overrides, "
@@ -39,6 +39,7 @@ void add_train_command(CLI::App& app, Action& action) {
                   "before stopping; 0 = stop at the first (exit status 3, the last good checkpoint kept)")
       ->capture_default_str();
   add_backend_option(cmd, backend);
+  add_precision_option(cmd, precision);
   cmd->add_flag("--no-resume", no_resume, "Start over even if --out holds a checkpoint");
   cmd->add_flag("--quiet", quiet, "No progress line");
   cmd->callback([&action] {
@@ -48,7 +49,9 @@ void add_train_command(CLI::App& app, Action& action) {
       o.resume = !no_resume;
       o.progress = !quiet;
       o.time_budget_s = budget_min * 60;
+      o.precision = precision_from_string(precision);
       const auto be = make_backend(backend);
+      apply_precision(*be, precision);
       TrainSummary s;
       try {
         s = train(o, *be);
