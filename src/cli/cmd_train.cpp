@@ -50,6 +50,7 @@ void add_train_command(CLI::App& app, Action& action) {
       o.progress = !quiet;
       o.time_budget_s = budget_min * 60;
       o.precision = precision_from_string(precision);
+      o.validate();  // int8 and other bad options are refused before the path banner below
       const auto be = make_backend(backend);
       apply_precision(*be, precision);
       TrainSummary s;
