@@ -8,6 +8,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libopenblas-openmp-dev   # GEMM; the OpenMP build shares threads with our own OpenMP loops
+  libdnnl-dev              # oneDNN: the bf16 and int8 GEMMs (docs/PRECISION.md)
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libcpp-httplib-dev
   libyaml-cpp-dev          # all_config.yaml of the official TRM/HRM checkpoints (trm import / export)

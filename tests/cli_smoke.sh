@@ -30,6 +30,15 @@ grep -q '"percent"' "$work/report.json" || fail "report JSON has no result"
 ms=$($trm bench infer tiny-sudoku-mlp seq_len=16 vocab_size=6 halt_max_steps=2 --batch 2 --iterations 1 --no-sgemm \
   | json_num ms_per_step)
 [[ -n $ms ]] || fail "bench printed no ms_per_step"
+# Precisions (docs/PRECISION.md): eval and bench in int8/bf16, an int8 file from trm quantize.
+n=$($trm eval --precision int8 --checkpoint "$work/run/final.safetensors" --data "$work/s4" --examples 8 2>/dev/null | json_num n)
+[[ $n == 8 ]] || fail "eval --precision int8 evaluated $n examples, expected 8"
+$trm bench infer tiny-sudoku-mlp seq_len=16 vocab_size=6 halt_max_steps=2 --batch 2 --iterations 1 --no-sgemm \
+  --precision bf16 2>/dev/null | grep -q '"precision":"bf16"' || fail "bench JSON lacks precision bf16"
+$trm quantize "$work/run/final.safetensors" --out "$work/model-int8.safetensors" 2>/dev/null
+(( $(stat -c %s "$work/model-int8.safetensors") < $(stat -c %s "$work/run/final.safetensors") )) || fail "quantize wrote no smaller file"
+n=$($trm eval --checkpoint "$work/model-int8.safetensors" --data "$work/s4" --examples 8 2>/dev/null | json_num n)
+[[ $n == 8 ]] || fail "eval of the int8 file evaluated $n examples, expected 8"
 
 # ARC: a tiny task directory, build, train briefly, evaluate with voting, solve a new task.
 mkdir -p "$work/tasks"
@@ -150,7 +159,10 @@ expect_status 2 "L_cycles must be in [1, 256]" $trm train tiny-sudoku-mlp L_cycl
 expect_status 2 "halt_max_steps must be in [1, 1024]" $trm info tiny-sudoku-mlp halt_max_steps=1000000000
 expect_status 2 "weight_decay must be finite and >= 0" $trm train tiny-sudoku-mlp weight_decay=-1000 --data "$work/s4" --out "$work/big2"
 expect_status 2 "needs" env TRM_MEMORY_LIMIT=1M $trm train tiny-sudoku-mlp --data "$work/s4" --out "$work/big3"
-for d in big1 big2 big3; do [[ ! -e "$work/$d" ]] || fail "a refused run wrote $work/$d"; done
+expect_status 2 'unknown precision "fp16"' $trm eval --precision fp16 --checkpoint "$work/run/final.safetensors" --data "$work/s4"
+expect_status 2 "int8 is for inference only" train_s4 --out "$work/big4" --precision int8 --max-steps 2
+expect_status 2 "is already an int8 file" $trm quantize "$work/model-int8.safetensors" --out "$work/q2.safetensors"
+for d in big1 big2 big3 big4; do [[ ! -e "$work/$d" ]] || fail "a refused run wrote $work/$d"; done
 $trm info sudoku-att --batch 768 | grep -q '"training_bytes"' || fail "info prints no memory estimate"
 # A newcomer's first hour (issue 17).
 # --version; the cost before training: --dry-run prints it (text and JSON) and writes nothing.

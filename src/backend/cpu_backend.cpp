@@ -8,8 +8,10 @@
 
 #include "backend/host_memory.h"
 #include "kernels/kernels.h"
+#include "kernels/lowp_gemm.h"
 #include "tensor/aligned.h"
 #include "trm/backend/backend.h"
+#include "trm/error.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <xmmintrin.h>
@@ -85,24 +87,55 @@ class CpuBackend final : public Backend {
     k::broadcast_rows(row, dst, mask, groups, rows_per_group, width);
   }
 
+  // fp32 runs the OpenBLAS kernels; bf16/int8 the oneDNN ones (src/kernels/lowp_gemm.h).
   void linear_fwd(const float* x, int ldx, const float* W, float* y, int ldy, int rows, int in,
                   int out) override {
-    k::linear_fwd(x, ldx, W, y, ldy, rows, in, out);
+    if (lowp_.precision() == Precision::fp32)
+      k::linear_fwd(x, ldx, W, y, ldy, rows, in, out);
+    else
+      lowp_.linear_fwd(x, ldx, W, y, ldy, rows, in, out);
   }
   void linear_bwd(const float* x, int ldx, const float* W, const float* dy, int lddy, float* dx, int lddx,
                   float* dW, int rows, int in, int out, bool accumulate_dx) override {
+    switch (lowp_.precision()) {
+      case Precision::fp32: k::linear_bwd(x, ldx, W, dy, lddy, dx, lddx, dW, rows, in, out, accumulate_dx); return;
+      case Precision::bf16: lowp_.linear_bwd(x, ldx, W, dy, lddy, dx, lddx, dW, rows, in, out, accumulate_dx); return;
+      case Precision::int8: throw Error("int8 is an inference precision: gradients need fp32 or bf16");
+    }
+  }
+  void linear_fwd_fp32(const float* x, int ldx, const float* W, float* y, int ldy, int rows, int in,
+                       int out) override {
+    k::linear_fwd(x, ldx, W, y, ldy, rows, in, out);
+  }
+  void linear_bwd_fp32(const float* x, int ldx, const float* W, const float* dy, int lddy, float* dx, int lddx,
+                       float* dW, int rows, int in, int out, bool accumulate_dx) override {
     k::linear_bwd(x, ldx, W, dy, lddy, dx, lddx, dW, rows, in, out, accumulate_dx);
   }
   void linear_fwd_batched(const float* x, int ldx, std::int64_t x_stride, const float* W, float* y, int ldy,
                           std::int64_t y_stride, int batch, int rows, int in, int out) override {
-    k::linear_fwd_batched(x, ldx, x_stride, W, y, ldy, y_stride, batch, rows, in, out);
+    if (lowp_.precision() == Precision::fp32) {
+      k::linear_fwd_batched(x, ldx, x_stride, W, y, ldy, y_stride, batch, rows, in, out);
+      return;
+    }
+    for (int b = 0; b < batch; ++b) linear_fwd(x + b * x_stride, ldx, W, y + b * y_stride, ldy, rows, in, out);
   }
   void linear_bwd_batched(const float* x, int ldx, std::int64_t x_stride, const float* W, const float* dy,
                           int lddy, std::int64_t dy_stride, float* dx, int lddx, std::int64_t dx_stride,
                           float* dW, int batch, int rows, int in, int out, bool accumulate_dx) override {
-    k::linear_bwd_batched(x, ldx, x_stride, W, dy, lddy, dy_stride, dx, lddx, dx_stride, dW, batch, rows, in,
-                          out, accumulate_dx);
+    if (lowp_.precision() == Precision::fp32) {
+      k::linear_bwd_batched(x, ldx, x_stride, W, dy, lddy, dy_stride, dx, lddx, dx_stride, dW, batch, rows, in,
+                            out, accumulate_dx);
+      return;
+    }
+    for (int b = 0; b < batch; ++b)
+      linear_bwd(x + b * x_stride, ldx, W, dy + b * dy_stride, lddy, dx ? dx + b * dx_stride : nullptr, lddx, dW,
+                 rows, in, out, accumulate_dx);
   }
+  void set_precision(Precision p) override { lowp_.set_precision(p); }
+  Precision precision() const override { return lowp_.precision(); }
+  void weights_changed() override { lowp_.weights_changed(); }
+  std::string precision_path() const override { return lowp_.path(); }
+  std::string precision_warning() const override { return lowp_.warning(); }
   void left_linear_fwd(const float* W, const float* x, float* y, int batch, int M, int K, int N) override {
     k::left_linear_fwd(W, x, y, batch, M, K, N);
   }
@@ -188,6 +221,7 @@ class CpuBackend final : public Backend {
   mutable std::mutex mem_mutex_;
   std::unordered_map<void*, std::size_t> sizes_;
   std::int64_t in_use_ = 0;
+  kernels::LowpGemm lowp_;
 };
 
 }  // namespace

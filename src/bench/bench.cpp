@@ -63,6 +63,8 @@ nlohmann::json run_bench(const BenchOptions& opt, Backend& backend) {
   cfg.validate();
   if (opt.batch < 1) throw Error("bench: batch must be >= 1");
   if (opt.iterations < 1) throw Error("bench: iterations must be >= 1");
+  if (opt.training && backend.precision() == Precision::int8)
+    throw Error("bench: int8 is an inference precision (train in fp32 or bf16)");
   const int B = opt.batch, S = cfg.seq_len, V = cfg.vocab_size;
   Backend* be = &backend;
   TrmModel model(cfg, *be);
@@ -114,6 +116,8 @@ nlohmann::json run_bench(const BenchOptions& opt, Backend& backend) {
   const double gflops = flops_per_sample_step(cfg, opt.training) * B / step_s * 1e-9;
   nlohmann::json j = {{"impl", "trm"},
                       {"backend", be->name()},
+                      {"precision", to_string(be->precision())},
+                      {"precision_path", be->precision_path()},
                       {"preset", opt.preset},
                       {"mode", opt.training ? "train" : "infer"},
                       {"batch", B},

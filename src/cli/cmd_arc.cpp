@@ -29,7 +29,7 @@ void add_eval(CLI::App& arc, Action& action) {
   static std::string data_dir, out;
   static ArcEvalOptions o;
   static bool pool = false, raw = false;
-  static std::string backend = "cpu";
+  static std::string backend = "cpu", precision = "fp32";
   auto* cmd = arc.add_subcommand("eval", "Vote over all augmented versions of the test split; pass@k and submission.json");
   cmd->add_option("--checkpoint", ckpts, "Checkpoint(s); several are evaluated in order")->required();
   cmd->add_option("--data", data_dir, "ARC dataset directory (trm data build arc)")->required();
@@ -39,12 +39,14 @@ void add_eval(CLI::App& arc, Action& action) {
                   "Only the first N test rows, rounded up to whole tasks (0 = all); pass@k is averaged over the tasks evaluated")
       ->capture_default_str();
   add_backend_option(cmd, backend);
+  add_precision_option(cmd, precision);
   cmd->add_flag("--pool", pool,
                 "Pool votes across the checkpoints (the reference's aggregated voting); off: each checkpoint alone");
   cmd->add_flag("--raw-weights", raw, "Use the raw weights instead of the EMA weights");
   cmd->callback([&action] {
     action = [] {
       // Before the votes are collected (which can take hours), not after.
+      precision_from_string(precision);  // a bad name fails before --out is created
       data::prepare_output_dir(out);
       if (o.batch < 1) throw Error("--batch must be >= 1 (got " + std::to_string(o.batch) + ")");
       if (o.max_examples < 0) throw Error("--examples must be >= 0 (got " + std::to_string(o.max_examples) + ")");
@@ -62,6 +64,7 @@ void add_eval(CLI::App& arc, Action& action) {
                      static_cast<long long>(o.max_examples), tasks.size(), all_tasks, tasks.size());
       }
       auto be = make_backend(backend);
+      apply_precision(*be, precision);
       ArcVoter voter;
       nlohmann::ordered_json results = nlohmann::ordered_json::array();
       ArcScore last;

@@ -11,7 +11,7 @@ void add_bench_command(CLI::App& app, Action& action) {
   static std::string mode;
   static BenchOptions o;
   static bool no_sgemm = false;
-  static std::string backend = "cpu";
+  static std::string backend = "cpu", precision = "fp32";
   auto* cmd = app.add_subcommand(
       "bench", "Time training steps or inference on synthetic data of a preset's shape; prints one JSON line "
                "(bench/compare.sh runs it beside the PyTorch reference)");
@@ -24,6 +24,7 @@ void add_bench_command(CLI::App& app, Action& action) {
   cmd->add_option("--warmup", o.warmup, "Untimed iterations first")->capture_default_str();
   cmd->add_option("--seed", o.seed, "Seed for the weights and the synthetic batch")->capture_default_str();
   add_backend_option(cmd, backend);
+  add_precision_option(cmd, precision);
   cmd->add_flag("--no-sgemm", no_sgemm, "Skip the SGEMM reference measurement");
   cmd->callback([&action] {
     action = [] {
@@ -32,6 +33,7 @@ void add_bench_command(CLI::App& app, Action& action) {
       o.training = mode == "train";
       o.measure_sgemm = !no_sgemm;
       const auto be = make_backend(backend);
+      apply_precision(*be, precision);
       std::cout << run_bench(o, *be).dump() << std::endl;
       return 0;
     };

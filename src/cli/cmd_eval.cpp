@@ -15,7 +15,7 @@ void add_eval_command(CLI::App& app, Action& action) {
   static std::string ckpt, data_dir, split = "test", halting = "reference";
   static EvalOptions o;
   static bool raw = false;
-  static std::string backend = "cpu";
+  static std::string backend = "cpu", precision = "fp32";
   auto* cmd = app.add_subcommand("eval", "Evaluate a checkpoint: exact and per-cell accuracy; ends with one JSON line");
   cmd->add_option("--checkpoint", ckpt, "Checkpoint (.safetensors) written by trm train")->required();
   cmd->add_option("--data", data_dir, "Dataset directory")->required();
@@ -24,13 +24,16 @@ void add_eval_command(CLI::App& app, Action& action) {
   cmd->add_option("--batch", o.batch, "Batch size")->capture_default_str();
   cmd->add_option("--halting", halting, "reference (always halt_max_steps steps) or adaptive (stop when q_halt > 0; HRM: q_halt > q_continue)")->capture_default_str();
   add_backend_option(cmd, backend);
+  add_precision_option(cmd, precision);
   cmd->add_flag("--raw-weights", raw, "Use the raw weights instead of the EMA weights");
   cmd->callback([&action] {
     action = [] {
       o.halting = halting_from_string(halting);
       if (o.batch < 1) throw Error("--batch must be >= 1 (got " + std::to_string(o.batch) + ")");
       if (o.max_examples < 0) throw Error("--examples must be >= 0 (got " + std::to_string(o.max_examples) + ")");
+      precision_from_string(precision);  // a bad name fails before any file is read
       auto be = make_backend(backend);
+      apply_precision(*be, precision);
       auto model = load_model_from_checkpoint(ckpt, *be, !raw);
       const data::Dataset ds = data::read_split(data_dir, split);
       const bool tty = isatty(2);

@@ -18,17 +18,19 @@ namespace trm::cli {
 void add_solve_command(CLI::App& app, Action& action) {
   static std::string ckpt, puzzle, file, halting = "adaptive";
   static bool show_steps = false, json_out = false;
-  static std::string backend = "cpu";
+  static std::string backend = "cpu", precision = "fp32";
   auto* cmd = app.add_subcommand("solve", "Solve one puzzle given as an argument, a file, or stdin ('-')");
   cmd->add_option("--checkpoint", ckpt, "Checkpoint (.safetensors) written by trm train")->required();
   cmd->add_option("puzzle", puzzle, "Sudoku: 16/36/81 digits with '.' or '0' for blanks; maze: rows of '# SG'; '-' = stdin");
   cmd->add_option("--file", file, "Read the puzzle from this file");
   cmd->add_option("--halting", halting, "adaptive (stop when q_halt > 0; HRM: q_halt > q_continue) or reference (always halt_max_steps)")->capture_default_str();
   add_backend_option(cmd, backend);
+  add_precision_option(cmd, precision);
   cmd->add_flag("--steps", show_steps, "Print the answer after every supervision step");
   cmd->add_flag("--json", json_out, "Print one JSON object instead of text");
   cmd->callback([&action] {
     action = [] {
+      precision_from_string(precision);  // a bad name fails before any file is read
       // The text and where it came from (named in every error about it).
       std::string text, source;
       if (!file.empty()) {
@@ -49,6 +51,7 @@ void add_solve_command(CLI::App& app, Action& action) {
       const ModelConfig c = ck.model_config();
       const PuzzleText p = parse_puzzle_for_checkpoint(text, source, ck.contents().config, c.vocab_size, c.seq_len, "the model in " + ckpt);
       auto be = make_backend(backend);
+      apply_precision(*be, precision);
       auto model = std::make_unique<TrmModel>(c, *be);
       ck.load_model(*model, true);
       const Halting h = halting_from_string(halting);

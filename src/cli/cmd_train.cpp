@@ -12,7 +12,7 @@ void add_train_command(CLI::App& app, Action& action) {
   static TrainOptions o;
   static std::string halting = "reference";
   static bool no_resume = false, quiet = false, dry_run = false, json_plan = false;
-  static std::string backend = "cpu";
+  static std::string backend = "cpu", precision = "fp32";
   auto* cmd = app.add_subcommand("train", "Train a TRM on a dataset (reference layout), with periodic EMA evaluation and checkpoints");
   cmd->add_option("preset_and_overrides", args,
                   "PRESET (see trm presets: the paper's sudoku-mlp, maze-att, arc1-att, ... and CPU-sized tiny-sudoku-mlp, tiny-grid, "
@@ -40,6 +40,7 @@ void add_train_command(CLI::App& app, Action& action) {
                   "before stopping; 0 = stop at the first (exit status 3, the last good checkpoint kept)")
       ->capture_default_str();
   add_backend_option(cmd, backend);
+  add_precision_option(cmd, precision);
   cmd->add_flag("--no-resume", no_resume, "Start over even if --out holds a checkpoint");
   cmd->add_flag("--quiet", quiet, "No banner and no progress line");
   cmd->add_flag("--dry-run", dry_run,
@@ -52,7 +53,10 @@ void add_train_command(CLI::App& app, Action& action) {
       o.resume = !no_resume;
       o.progress = !quiet;
       o.time_budget_s = budget_min * 60;
+      o.precision = precision_from_string(precision);
+      o.validate();  // int8 and other bad options are refused before the path banner below
       const auto be = make_backend(backend);
+      apply_precision(*be, precision);
       if (json_plan && !dry_run) throw Error("--json goes with --dry-run (a run's own output is already JSON)");
       if (dry_run) {
         const TrainPlan plan = plan_training(o, *be);

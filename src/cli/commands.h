@@ -23,11 +23,17 @@ void add_solve_command(CLI::App& app, Action& action);
 void add_info_commands(CLI::App& app, Action& action);
 void add_bench_command(CLI::App& app, Action& action);
 void add_report_command(CLI::App& app, Action& action);
-void add_import_commands(CLI::App& app, Action& action);  // cmd_import.cpp: trm import | trm export
+void add_import_commands(CLI::App& app, Action& action);
+void add_quantize_command(CLI::App& app, Action& action);  // cmd_quantize.cpp: trm quantize  // cmd_import.cpp: trm import | trm export
 
 // --backend NAME on a command that computes (default "cpu"); the name is checked when the command
 // runs, by make_backend(), whose error names the backends this build has.
 void add_backend_option(CLI::App* cmd, std::string& name);
+// --precision fp32|bf16|int8 (precision_option.cpp). apply_precision() parses it (trm::Error on
+// an unknown name), sets it on the backend, and for bf16/int8 says on stderr which path runs and
+// warns when this CPU only has a slow fallback.
+void add_precision_option(CLI::App* cmd, std::string& name);
+Precision apply_precision(Backend& backend, const std::string& name);
 
 // A dataset command's --out, checked before any work (cmd_data.cpp): created and proven
 // writable; locked for the command's lifetime (two builds into one directory would mix their

@@ -75,6 +75,7 @@ void TrmModel::init(std::uint64_t seed) {
   be_.from_host(host.data(), h_init_.data(), cfg_.hidden_size);
   trunc_normal(host, 1.0, rng);
   be_.from_host(host.data(), l_init_.data(), cfg_.hidden_size);
+  be_.weights_changed();
 }
 
 }  // namespace trm

@@ -40,6 +40,8 @@ TrmModel::TrmModel(const ModelConfig& cfg, Backend& backend, TrmModel* puzzle_ta
   cfg_.validate();
   require_memory(be_, 4 * construction_floats(cfg_, puzzle_table_owner != nullptr), "the model's weights, gradients and puzzle table");
   build_param_table();
+  // The new weight buffer may sit where a freed model's did: packs keyed by that address are stale.
+  be_.weights_changed();
   off_tok_ = info("embed_tokens.embedding_weight").offset;
   if (cfg_.pos_encodings == PosEncoding::kLearned) off_pos_ = info("embed_pos.embedding_weight").offset;
   off_lm_ = info("lm_head.weight").offset;
@@ -181,7 +183,7 @@ void TrmModel::reset_carry(float* zH, float* zL, int batch) {
 
 void TrmModel::q_head(const float* zH, float* q_out) {
   const int B = cur_batch_, L = cfg_.total_len(), D = cfg_.hidden_size;
-  be_.linear_fwd(zH, L * D, params() + off_qw_, q_out, 2, B, D, 2);
+  be_.linear_fwd_fp32(zH, L * D, params() + off_qw_, q_out, 2, B, D, 2);
   be_.bias_add(q_out, params() + off_qb_, B, 2);
 }
 
@@ -301,7 +303,7 @@ void TrmModel::backward() {
   be_.linear_bwd_batched(zh + prefix, D, per_sample, params() + off_lm_, dlogits_.data(), V,
                          static_cast<std::int64_t>(S) * V, dzh + prefix, D, per_sample, grads() + off_lm_, B, S, D,
                          V, false);
-  be_.linear_bwd(zh, L * D, params() + off_qw_, dq_.data(), 2, dzh, L * D, grads() + off_qw_, B, D, 2, true);
+  be_.linear_bwd_fp32(zh, L * D, params() + off_qw_, dq_.data(), 2, dzh, L * D, grads() + off_qw_, B, D, 2, true);
   be_.bias_grad(dq_.data(), grads() + off_qb_, B, 2);
 
   // The recursion -> d x -> the embeddings.

@@ -1,5 +1,7 @@
 #include "trm/train/checkpoint.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -86,6 +88,62 @@ void save_checkpoint(const std::string& path, TrmModel& model, TrmOptimizer* opt
   w.write(path);  // puz (if used) is still alive here
 }
 
+bool is_quantized_param(const std::string& name) {
+  if (name == "lm_head.weight") return true;
+  auto ends_with = [&](const std::string& s) {
+    return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
+  };
+  // The MLP-t token mixing runs through left_linear, which stays fp32.
+  return ends_with("proj.weight") && name.find("mlp_t.") == std::string::npos;
+}
+
+void save_quantized_checkpoint(const std::string& path, TrmModel& model, CheckpointContents contents) {
+  Backend& be = model.backend();
+  const ModelConfig& c = model.config();
+  SafeTensorsWriter w;
+  for (const auto& p : model.param_table()) {
+    const auto v = host(be, model.params() + p.offset, p.numel);
+    if (!is_quantized_param(p.name)) {
+      w.add_f32("model." + p.name, p.shape, v.data());
+      continue;
+    }
+    const std::int64_t rows = p.shape[0], cols = p.numel / rows;
+    std::vector<std::uint8_t> q(static_cast<std::size_t>(p.numel));
+    std::vector<float> scale(static_cast<std::size_t>(rows));
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const float* row = v.data() + r * cols;
+      float mx = 0;
+      for (std::int64_t k = 0; k < cols; ++k) mx = std::max(mx, std::fabs(row[k]));
+      // As src/kernels/lowp_gemm.cpp quantizes at run time (scale 1 for an all-zero row).
+      const float s = mx > 0 ? mx / 127.0f : 1.0f, inv = 1.0f / s;
+      scale[static_cast<std::size_t>(r)] = s;
+      for (std::int64_t k = 0; k < cols; ++k)
+        q[static_cast<std::size_t>(r * cols + k)] =
+            static_cast<std::uint8_t>(static_cast<int>(std::clamp(std::nearbyint(row[k] * inv), -127.0f, 127.0f)) + 128);
+    }
+    w.add("model." + p.name + ".q8", DType::kU8, p.shape, q.data());
+    w.add_f32("model." + p.name + ".scale", {rows}, scale.data());
+  }
+  std::vector<float> puz = host(be, model.puzzle_table(), model.puzzle_table_size());
+  w.add_f32("puzzle_emb.weights", {c.num_puzzle_identifiers, c.puzzle_emb_ndim}, puz.data());
+  const auto h = host(be, model.H_init(), c.hidden_size), l = host(be, model.L_init(), c.hidden_size);
+  w.add_f32("H_init", {c.hidden_size}, h.data());
+  w.add_f32("L_init", {c.hidden_size}, l.data());
+  if (!contents.config.contains("train") || !contents.config.at("train").is_object())
+    contents.config["train"] = nlohmann::json::object();
+  contents.config["train"]["precision"] = "int8";
+  w.set_metadata("format", kFormat);
+  w.set_metadata("quantized", "int8");
+  w.set_metadata("config", contents.config.dump());
+  w.set_metadata("state", (contents.state.is_null() ? nlohmann::json::object() : contents.state).dump());
+  w.write(path);
+}
+
+bool Checkpoint::is_quantized() const {
+  const auto it = file_.metadata().find("quantized");
+  return it != file_.metadata().end();
+}
+
 Checkpoint Checkpoint::read(const std::string& path) {
   Checkpoint ck;
   ck.file_ = SafeTensorsFile::read(path);
@@ -143,13 +201,45 @@ void Checkpoint::load_model(TrmModel& model, bool use_ema) const {
   Backend& be = model.backend();
   const ModelConfig& c = model.config();
   const std::string prefix = use_ema && has_ema() ? "ema." : "model.";
-  for (const auto& p : model.param_table()) upload(be, file_.floats(prefix + p.name, p.shape), model.params() + p.offset);
+  const bool quantized = is_quantized();
+  if (quantized && file_.metadata().at("quantized") != "int8")
+    throw Error(file_.path() + ": metadata \"quantized\" is \"" + file_.metadata().at("quantized") + "\"; this trm reads int8");
+  for (const auto& p : model.param_table()) {
+    if (!quantized || !is_quantized_param(p.name)) {
+      upload(be, file_.floats(prefix + p.name, p.shape), model.params() + p.offset);
+      continue;
+    }
+    const std::int64_t rows = p.shape[0], cols = p.numel / rows;
+    const auto q = file_.ints(prefix + p.name + ".q8", p.shape);
+    if (file_.entry(prefix + p.name + ".q8").dtype != DType::kU8)
+      throw Error(file_.path() + ": tensor " + prefix + p.name + ".q8 must be U8");
+    const auto scale = file_.floats(prefix + p.name + ".scale", {rows});
+    std::vector<float> v(static_cast<std::size_t>(p.numel));
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const float s = scale[static_cast<std::size_t>(r)];
+      if (!std::isfinite(s) || !(s > 0))
+        throw Error(file_.path() + ": tensor " + prefix + p.name + ".scale holds " + std::to_string(s) + " at row " +
+                    std::to_string(r) + " (scales must be finite and > 0)");
+      for (std::int64_t k = 0; k < cols; ++k) {
+        const std::int32_t u = q[static_cast<std::size_t>(r * cols + k)];
+        if (u < 1)
+          throw Error(file_.path() + ": tensor " + prefix + p.name + ".q8 holds 0 at element " +
+                      std::to_string(r * cols + k) + " (int8 weights are within +-127, stored + 128)");
+        v[static_cast<std::size_t>(r * cols + k)] = static_cast<float>(u - 128) * s;
+      }
+    }
+    upload(be, v, model.params() + p.offset);
+  }
+  if (quantized && be.precision() == Precision::fp32) be.set_precision(Precision::int8);
   load_into(be, file_, "puzzle_emb.weights", {c.num_puzzle_identifiers, c.puzzle_emb_ndim}, model.puzzle_table());
   upload(be, file_.floats("H_init", {c.hidden_size}), model.H_init());
   upload(be, file_.floats("L_init", {c.hidden_size}), model.L_init());
+  be.weights_changed();
 }
 
 void Checkpoint::load_train_state(TrmModel& model, TrmOptimizer& optimizer, ActCarry& carry) const {
+  if (is_quantized())
+    throw Error(file_.path() + ": is an int8 model (trm quantize) for eval and solve; training needs the fp32 checkpoint it came from");
   if (!has_train_state()) throw Error(file_.path() + ": has no optimizer state (an export, not a training checkpoint)");
   Backend& be = model.backend();
   const ModelConfig& c = model.config();

@@ -34,6 +34,7 @@ void TrmOptimizer::step(const std::int32_t* puzzle_ids, const float* puzzle_row_
                 static_cast<float>(cfg_.weight_decay), static_cast<float>(cfg_.beta1), static_cast<float>(cfg_.beta2),
                 static_cast<float>(step_));
   be.ema(ema_.data(), model_.params(), ema_.size(), static_cast<float>(cfg_.ema_rate));
+  be.weights_changed();  // bf16 packs of the old weights are stale (docs/PRECISION.md)
 }
 
 }  // namespace trm

@@ -37,7 +37,8 @@ nlohmann::json to_json(const TrainOptions& o) {
           {"eval_max_examples", o.eval.max_examples},
           {"eval_halting", to_string(o.eval.halting)},
           {"time_budget_s", o.time_budget_s},
-          {"skip_nonfinite", o.skip_nonfinite}};
+          {"skip_nonfinite", o.skip_nonfinite},
+          {"precision", to_string(o.precision)}};
 }
 
 void TrainOptions::validate() const {
@@ -60,6 +61,8 @@ void TrainOptions::validate() const {
   at_least("eval max_examples (--eval-examples)", static_cast<double>(eval.max_examples), 0);
   if (!(epochs > 0) || !std::isfinite(epochs)) throw Error("epochs (--epochs) must be > 0 (got " + std::to_string(epochs) + ")");
   if (!std::isfinite(time_budget_s)) throw Error("time_budget_s (--time-budget) must be finite");
+  if (precision == Precision::int8)
+    throw Error("precision int8 is for inference only (eval, solve, bench infer); train in fp32 or bf16");
 }
 
 namespace {
@@ -410,6 +413,8 @@ Trainer::Trainer(const TrainOptions& options, Backend& backend)
   // A grid task's alphabet and width travel with every checkpoint, so `trm solve` can read and
   // print its puzzles without the data directory (include/trm/data/grid.h).
   if (const auto grid = data::read_grid_format(opt_.data_dir)) config_["grid"] = grid->to_json();
+  // Packs of the bf16 weights are built lazily at their first use, so setting it here is in time.
+  be_.set_precision(opt_.precision);
   // Temporary files of a save that a crash or kill -9 interrupted: never read (the complete
   // previous file is still under its name), so removed. Safe only because lock_ is held.
   for (const char* name : {"checkpoint.safetensors", "final.safetensors", "config.json"}) {
@@ -427,8 +432,19 @@ Trainer::~Trainer() = default;
 
 void Trainer::resume() {
   const Checkpoint ck = Checkpoint::read(ckpt_path_);
+  if (ck.is_quantized())
+    throw Error(ckpt_path_ + ": is an int8 model (trm quantize) for eval and solve; training resumes only from its own checkpoints");
   if (ck.contents().config.at("model") != config_.at("model"))
     throw Error(ckpt_path_ + ": was written with another model config; use a new --out directory or --no-resume");
+  {
+    // Absent before precisions existed: those runs were fp32.
+    const nlohmann::json& t = ck.contents().config.contains("train") ? ck.contents().config.at("train") : nlohmann::json();
+    const std::string saved = t.is_object() && t.contains("precision") && t.at("precision").is_string()
+                                  ? t.at("precision").get<std::string>() : "fp32";
+    if (saved != to_string(opt_.precision))
+      throw Error(ckpt_path_ + ": was trained in precision " + saved + ", not " + to_string(opt_.precision) +
+                  "; resume with --precision " + saved + ", or start over with --no-resume");
+  }
   // Every key read through the checked accessors (a missing key or a wrong type is a trm::Error
   // naming the file and the key), and the counters checked against each other and this run's
   // length before anything is loaded.
@@ -634,6 +650,7 @@ void Trainer::load_ema_weights() {
   be_.copy(optimizer_.ema(), eval_model_.params(), model_.flat_size());
   be_.copy(model_.H_init(), eval_model_.H_init(), mc_.hidden_size);
   be_.copy(model_.L_init(), eval_model_.L_init(), mc_.hidden_size);
+  be_.weights_changed();
 }
 
 EvalResult Trainer::evaluate() {

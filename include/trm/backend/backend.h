@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "trm/backend/precision.h"
+
 namespace trm {
 
 class Backend {
@@ -64,6 +66,34 @@ class Backend {
   // dx_b (=) W^T dy_b; dW += sum_b dy_b x_b^T.
   virtual void left_linear_bwd(const float* W, const float* x, const float* dy, float* dx, float* dW,
                                int batch, int M, int K, int N) = 0;
+
+  // The same products always in fp32, whatever precision(): the halting head (q_head) uses them,
+  // since its halting decisions flip on small differences of q (docs/PRECISION.md).
+  virtual void linear_fwd_fp32(const float* x, int ldx, const float* W, float* y, int ldy, int rows, int in,
+                               int out) {
+    linear_fwd(x, ldx, W, y, ldy, rows, in, out);
+  }
+  virtual void linear_bwd_fp32(const float* x, int ldx, const float* W, const float* dy, int lddy, float* dx,
+                               int lddx, float* dW, int rows, int in, int out, bool accumulate_dx) {
+    linear_bwd(x, ldx, W, dy, lddy, dx, lddx, dW, rows, in, out, accumulate_dx);
+  }
+
+  // ---- precision of the linear_* products (include/trm/backend/precision.h, docs/PRECISION.md) ----
+  // Throws trm::Error when this backend has no path for p (the default: fp32 only). int8 is for
+  // inference: linear_bwd* under int8 throws trm::Error.
+  virtual void set_precision(Precision p) {
+    if (p != Precision::fp32)
+      throw Error("backend \"" + name() + "\" has no " + to_string(p) + " arithmetic (it runs fp32 only)");
+  }
+  virtual Precision precision() const { return Precision::fp32; }
+  // The weights passed to linear_* may have changed (optimizer step, checkpoint load, init, an EMA
+  // copy): packed forms built from them are rebuilt at their next use. Whoever writes weights
+  // calls it; a backend without packed weights ignores it.
+  virtual void weights_changed() {}
+  // Which arithmetic runs for precision() on this machine, in words (banners, `trm bench`).
+  virtual std::string precision_path() const { return to_string(precision()); }
+  // Non-empty when precision() runs a slow fallback on this machine (say it once, as a warning).
+  virtual std::string precision_warning() const { return ""; }
 
   // y[r, :] += bias for every row;  dbias += sum over rows of dy.
   virtual void bias_add(float* y, const float* bias, int rows, int cols) = 0;

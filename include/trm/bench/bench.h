@@ -40,7 +40,9 @@ struct BenchOptions {
 
 // Runs the workload and returns the report: preset, mode, batch, threads, iterations,
 // ms_per_step, supervision_steps_per_s, samples_per_s, gflops, sgemm_gflops, sgemm_fraction,
-// peak_rss_mib, impl ("trm"). See docs/PERFORMANCE.md for the definitions.
+// peak_rss_mib, impl ("trm"), precision and precision_path (the backend's precision() and the
+// path that runs it; the SGEMM reference is measured through the backend's linear layer, so in bf16
+// or int8 it is that precision's rate). See docs/PERFORMANCE.md for the definitions.
 nlohmann::json run_bench(const BenchOptions& opt, Backend& backend);
 
 }  // namespace trm

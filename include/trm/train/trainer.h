@@ -46,6 +46,10 @@ struct TrainOptions {
   double time_budget_s = 0;    // > 0: after this many seconds, evaluate, checkpoint and stop (resumable)
   int log_every = 10;
   bool progress = true;        // a progress line on stderr (and the startup banner)
+  // GEMM arithmetic (docs/PRECISION.md): fp32, or bf16 (bf16 GEMM inputs in forward and backward;
+  // fp32 master weights, AdamATan2 and EMA). int8 is refused (inference only). Saved as
+  // "precision" in the run config; a resume must use the checkpoint's.
+  Precision precision = Precision::fp32;
   // Steps whose loss or gradients are not finite that the run may skip (no update: weights,
   // optimizer moments, optimizer step count and EMA untouched; the batch is consumed and every
   // ACT slot restarts) before it stops with NumericalFault. Counted over the whole run, resumes
