@@ -421,8 +421,8 @@ void Trainer::check_finite_before_save(const std::string& file, bool ema_model) 
                        " with non-finite values (" + what + "). " + last_good_checkpoint());
 }
 
-void Trainer::log_train() {
-  if (window_steps_ == 0) return;  // every step of the window was skipped: no averages to log
+bool Trainer::log_train() {
+  if (window_steps_ == 0) return true;  // every step of the window was skipped: no averages to log
   const int B = opt_.global_batch;
   const auto now = std::chrono::steady_clock::now();
   const double dt = std::chrono::duration<double>(now - t_window_).count();
@@ -451,9 +451,14 @@ void Trainer::log_train() {
                  window_.lm_loss / window_steps_, window_.accuracy / c, window_.exact / c, window_.steps / c, rate,
                  format_duration(eta).c_str(), isatty(2) ? "   " : "\n");
   }
+  bool go_on = true;
+  if (opt_.on_progress)
+    go_on = opt_.on_progress(TrainProgress{step_, oc_.total_steps, window_.lm_loss / window_steps_, window_.accuracy / c,
+                                           window_.exact / c, rate, eta});
   window_ = StepMetrics{};
   window_steps_ = 0;
   t_window_ = now;
+  return go_on;
 }
 
 void Trainer::load_ema_weights() {
@@ -519,7 +524,7 @@ TrainSummary Trainer::run() {
 
       const bool out_of_time = opt_.time_budget_s > 0 && seconds_since(t_start_) >= opt_.time_budget_s;
       const bool last = step_ == oc_.total_steps || out_of_time;
-      if (step_ % opt_.log_every == 0 || last) log_train();
+      if ((step_ % opt_.log_every == 0 || last) && !log_train() && !last) summary.cancelled = true;
       const bool do_eval = has_test_ && (step_ % eval_every_ == 0 || last);
       if (do_eval) {
         if (opt_.progress && isatty(2)) std::fprintf(stderr, "\n");
@@ -531,6 +536,7 @@ TrainSummary Trainer::run() {
         summary.stopped_by_time = true;
         break;
       }
+      if (summary.cancelled) break;  // after the step's evaluation/checkpoint, like stop_after
     }
   }  // the previous signal handlers are back from here on (and on an exception)
   if (step_ < oc_.total_steps && !summary.stopped_by_time) checkpoint();  // stopped by stop_after or a signal: keep the exact state
