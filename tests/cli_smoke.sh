@@ -152,4 +152,7 @@ expect_status 2 "weight_decay must be finite and >= 0" $trm train tiny-sudoku-ml
 expect_status 2 "needs" env TRM_MEMORY_LIMIT=1M $trm train tiny-sudoku-mlp --data "$work/s4" --out "$work/big3"
 for d in big1 big2 big3; do [[ ! -e "$work/$d" ]] || fail "a refused run wrote $work/$d"; done
 $trm info sudoku-att --batch 768 | grep -q '"training_bytes"' || fail "info prints no memory estimate"
+# The machine as trm sees it (docs/LIBRARY.md "Portable builds"), and a bad kernel-level override.
+$trm info --system | grep -q '"kernel_level"' || fail "info --system prints no kernel level"
+expect_status 2 "TRM_CPU_KERNELS=bogus: not a kernel level of this build" env TRM_CPU_KERNELS=bogus $trm info --system
 echo "cli_smoke: ok"
