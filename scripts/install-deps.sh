@@ -13,6 +13,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev libcpp-httplib-dev
   libyaml-cpp-dev          # all_config.yaml of the official TRM/HRM checkpoints (trm import / export)
   curl ca-certificates     # `trm data download`
+  pybind11-dev python3-dev python3-numpy python3-pytest  # the Python module `trm` and its tests (docs/LIBRARY.md)
 )
 for arg in "$@"; do
   case $arg in

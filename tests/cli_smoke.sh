@@ -247,4 +247,7 @@ bash -c "source '$(dirname "$0")/../scripts/completion/trm.bash'
   COMP_WORDS=(trm data build g); COMP_CWORD=3; _trm; [[ \${COMPREPLY[*]} == grid ]] || exit 1
   COMP_WORDS=(trm train --dry); COMP_CWORD=2; _trm; [[ \${COMPREPLY[*]} == --dry-run ]] || exit 1" \
   || fail "bash completion does not complete subcommands"
+# The machine as trm sees it (docs/LIBRARY.md "Portable builds"), and a bad kernel-level override.
+$trm info --system | grep -q '"kernel_level"' || fail "info --system prints no kernel level"
+expect_status 2 "TRM_CPU_KERNELS=bogus: not a kernel level of this build" env TRM_CPU_KERNELS=bogus $trm info --system
 echo "cli_smoke: ok"

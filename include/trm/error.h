@@ -12,6 +12,13 @@ struct Error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A model, batch or run that does not fit in the memory available (include/trm/model/memory.h):
+// a user error like any other, told apart so that callers (the C API, a server) can report it as
+// "out of memory" with the sizes the message gives.
+struct OutOfMemory : Error {
+  using Error::Error;
+};
+
 // Thrown when an internal invariant fails: a bug in trm, not in the user's input. A separate type
 // so that the CLI reports it differently and no handler for trm::Error swallows it.
 struct InternalError : std::logic_error {

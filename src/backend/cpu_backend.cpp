@@ -226,6 +226,9 @@ class CpuBackend final : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<CpuBackend>(); }
+// One per compiled kernel level (src/backend/cpu_variants.cpp chooses among them).
+namespace kernels::inline TRM_KERNEL_ISA {
+std::unique_ptr<Backend> make_cpu_backend_variant() { return std::make_unique<CpuBackend>(); }
+}  // namespace kernels::inline TRM_KERNEL_ISA
 
 }  // namespace trm

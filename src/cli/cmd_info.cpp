@@ -13,6 +13,7 @@
 #include "trm/model/memory.h"
 #include "trm/model/model.h"
 #include "trm/model/presets.h"
+#include "trm/backend/cpu_info.h"
 
 namespace trm::cli {
 
@@ -83,6 +84,28 @@ int demo(std::vector<std::string> args, const std::string& backend) {
   return 0;
 }
 
+// What `trm info --system` prints: what this binary found on this machine and what it runs.
+nlohmann::json system_info() {
+  nlohmann::json levels = nlohmann::json::array();
+  for (const CpuKernelLevel& l : cpu_kernel_levels())
+    levels.push_back({{"name", l.name}, {"requires", l.description}, {"supported", l.supported}});
+  nlohmann::json backends = nlohmann::json::array();
+  for (const BackendInfo& b : known_backends()) {
+    nlohmann::json e = {{"name", b.name}, {"available", b.available}};
+    if (!b.available) e["reason"] = b.reason;
+    backends.push_back(e);
+  }
+  return {{"cpu", cpu_model_name()},
+          {"cpu_features", cpu_features()},
+          {"build", native_build() ? "native (-march=native: runs on CPUs like the build machine's)"
+                                   : "portable (kernels per x86 level, chosen at run time)"},
+          {"kernel_levels", levels},
+          {"kernel_level", chosen_cpu_kernel_level()},
+          {"blas", blas_description()},
+          {"threads", omp_get_max_threads()},
+          {"backends", backends}};
+}
+
 }  // namespace
 
 void add_info_commands(CLI::App& app, Action& action) {
@@ -109,9 +132,16 @@ void add_info_commands(CLI::App& app, Action& action) {
       ->check(CLI::PositiveNumber);
   static std::string info_backend = "cpu";
   add_backend_option(info, info_backend);
+  static bool info_system = false;
+  info->add_flag("--system", info_system,
+                 "Describe this machine instead: CPU features, the kernel level chosen, BLAS, threads, backends");
   info->callback([&action, info_args, info_ckpt] {
     action = [info_args, info_ckpt] {
       nlohmann::json j;
+      if (info_system) {
+        std::cout << system_info().dump(2) << "\n";
+        return 0;
+      }
       // What the model needs in memory (include/trm/model/memory.h), beside what the backend has.
       auto memory = [](const ModelConfig& mc) {
         auto be = make_backend(info_backend);

@@ -13,7 +13,7 @@
 #include "kernels/fast_math.h"
 #include "kernels/kernels.h"
 
-namespace trm::kernels {
+namespace trm::kernels::inline TRM_KERNEL_ISA {
 
 std::int64_t attention_scratch_size(int L) { return 2LL * kAttnQueryBlock * L; }
 
@@ -129,4 +129,4 @@ template void attention_bwd<float>(const float*, const float*, const float*, con
 template void attention_bwd<double>(const double*, const double*, const double*, const double*,
                                     double*, int, int, int, int, double*);
 
-}  // namespace trm::kernels
+}  // namespace trm::kernels::inline TRM_KERNEL_ISA

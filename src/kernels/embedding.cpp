@@ -2,7 +2,7 @@
 
 #include "kernels/kernels.h"
 
-namespace trm::kernels {
+namespace trm::kernels::inline TRM_KERNEL_ISA {
 
 template <class T>
 void embed_fwd(const std::int32_t* tokens, const T* tok_table, const T* puz, const T* pos, T* x,
@@ -55,4 +55,4 @@ template void embed_bwd<float>(const std::int32_t*, const float*, float*, float*
 template void embed_bwd<double>(const std::int32_t*, const double*, double*, double*, double*, int,
                                 int, int, int, int, double, double);
 
-}  // namespace trm::kernels
+}  // namespace trm::kernels::inline TRM_KERNEL_ISA

@@ -10,7 +10,11 @@
 #include <cmath>
 #include <cstdint>
 
-namespace trm::kernels {
+#ifndef TRM_KERNEL_ISA
+#define TRM_KERNEL_ISA base  // as kernels.h
+#endif
+
+namespace trm::kernels::inline TRM_KERNEL_ISA {
 
 inline float fast_exp(float x) {
   x = std::min(std::max(x, -87.3f), 88.3f);  // 2^n stays a finite normal
@@ -31,4 +35,4 @@ inline float fast_exp(float x) {
 
 inline double fast_exp(double x) { return std::exp(x); }
 
-}  // namespace trm::kernels
+}  // namespace trm::kernels::inline TRM_KERNEL_ISA

@@ -4,7 +4,7 @@
 
 #include "kernels/kernels.h"
 
-namespace trm::kernels {
+namespace trm::kernels::inline TRM_KERNEL_ISA {
 
 std::int64_t count_nonfinite(const float* x, std::int64_t n) {
   // An IEEE float is NaN or +-Inf exactly when all its exponent bits are set. Testing the bits
@@ -17,4 +17,4 @@ std::int64_t count_nonfinite(const float* x, std::int64_t n) {
   return bad;
 }
 
-}  // namespace trm::kernels
+}  // namespace trm::kernels::inline TRM_KERNEL_ISA

@@ -7,7 +7,16 @@
 #pragma once
 #include <cstdint>
 
-namespace trm::kernels {
+// The kernels are compiled once per x86 level in portable builds (TRM_NATIVE=OFF: base, x86_64_v3,
+// x86_64_v4) and the CPU backend of the best level this CPU runs is picked at start
+// (src/backend/cpu_variants.cpp, docs/LIBRARY.md "Portable builds"). Each compilation names its
+// own inline namespace, so the copies never clash and code that includes this header without a
+// level (the tests, the native build) gets `base`.
+#ifndef TRM_KERNEL_ISA
+#define TRM_KERNEL_ISA base
+#endif
+
+namespace trm::kernels::inline TRM_KERNEL_ISA {
 
 // ---- GEMM (CBLAS) -----------------------------------------------------------------------------
 // C[M,N] = alpha * op(A) * op(B) + beta * C, op(X) = X or X^T. Leading dimensions as in CBLAS.
@@ -161,4 +170,4 @@ void ema_update(float* ema, const float* theta, std::int64_t n, float rate);
 void sparse_signsgd(float* table, const std::int32_t* ids, const float* grad_rows, int n, int width, float lr,
                     float weight_decay);
 
-}  // namespace trm::kernels
+}  // namespace trm::kernels::inline TRM_KERNEL_ISA

@@ -5,7 +5,7 @@
 
 #include "kernels/kernels.h"
 
-namespace trm::kernels {
+namespace trm::kernels::inline TRM_KERNEL_ISA {
 
 namespace {
 inline double stablemax_s(double x) { return x >= 0 ? x + 1.0 : 1.0 / (1.0 - x + 1e-30); }
@@ -62,4 +62,4 @@ template void stablemax_ce<float>(const float*, const std::int32_t*, int, int, i
 template void stablemax_ce<double>(const double*, const std::int32_t*, int, int, int, double*,
                                    const double*, double*, std::int32_t*, std::int32_t*);
 
-}  // namespace trm::kernels
+}  // namespace trm::kernels::inline TRM_KERNEL_ISA

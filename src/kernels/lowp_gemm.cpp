@@ -10,7 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace trm::kernels {
+namespace trm::kernels::inline TRM_KERNEL_ISA {
 namespace {
 
 using dt = dnnl::memory::data_type;
@@ -370,4 +370,4 @@ void LowpGemm::linear_bwd(const float* x, int ldx, const float* W, const float* 
   }
 }
 
-}  // namespace trm::kernels
+}  // namespace trm::kernels::inline TRM_KERNEL_ISA

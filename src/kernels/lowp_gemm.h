@@ -10,7 +10,11 @@
 
 #include "trm/backend/precision.h"
 
-namespace trm::kernels {
+#ifndef TRM_KERNEL_ISA
+#define TRM_KERNEL_ISA base  // as kernels.h: one copy per compiled kernel level
+#endif
+
+namespace trm::kernels::inline TRM_KERNEL_ISA {
 
 // Rounds fp32 to the nearest bf16 (ties to even) and back: what a bf16 GEMM input holds.
 float round_to_bf16(float x);
@@ -50,4 +54,4 @@ class LowpGemm {
   std::uint64_t generation_ = 1;
 };
 
-}  // namespace trm::kernels
+}  // namespace trm::kernels::inline TRM_KERNEL_ISA

@@ -7,7 +7,7 @@
 
 #include "kernels/kernels.h"
 
-namespace trm::kernels {
+namespace trm::kernels::inline TRM_KERNEL_ISA {
 
 namespace {
 // Per-thread column accumulators for the sequence-axis norm; grown once, then reused, so the
@@ -104,4 +104,4 @@ TRM_INSTANTIATE(float)
 TRM_INSTANTIATE(double)
 #undef TRM_INSTANTIATE
 
-}  // namespace trm::kernels
+}  // namespace trm::kernels::inline TRM_KERNEL_ISA

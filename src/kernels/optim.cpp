@@ -3,7 +3,7 @@
 
 #include "kernels/kernels.h"
 
-namespace trm::kernels {
+namespace trm::kernels::inline TRM_KERNEL_ISA {
 
 void adam_atan2_update(float* theta, const float* g, float* m, float* v, std::int64_t n, float lr,
                        float weight_decay, float beta1, float beta2, float step) {
@@ -54,4 +54,4 @@ void sparse_signsgd(float* table, const std::int32_t* ids, const float* grad_row
   }
 }
 
-}  // namespace trm::kernels
+}  // namespace trm::kernels::inline TRM_KERNEL_ISA

@@ -2,7 +2,7 @@
 
 #include "kernels/kernels.h"
 
-namespace trm::kernels {
+namespace trm::kernels::inline TRM_KERNEL_ISA {
 
 template <class T>
 void rope_apply(T* qkv, int batch, int L, int heads, int head_dim, int row_stride, const T* cos_t,
@@ -31,4 +31,4 @@ void rope_apply(T* qkv, int batch, int L, int heads, int head_dim, int row_strid
 template void rope_apply<float>(float*, int, int, int, int, int, const float*, const float*, bool);
 template void rope_apply<double>(double*, int, int, int, int, int, const double*, const double*, bool);
 
-}  // namespace trm::kernels
+}  // namespace trm::kernels::inline TRM_KERNEL_ISA

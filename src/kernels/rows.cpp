@@ -3,7 +3,7 @@
 
 #include "kernels/kernels.h"
 
-namespace trm::kernels {
+namespace trm::kernels::inline TRM_KERNEL_ISA {
 
 namespace {
 // Below this many elements a parallel region costs more than the copy.
@@ -42,4 +42,4 @@ TRM_INSTANTIATE(float)
 TRM_INSTANTIATE(double)
 #undef TRM_INSTANTIATE
 
-}  // namespace trm::kernels
+}  // namespace trm::kernels::inline TRM_KERNEL_ISA

@@ -3,7 +3,7 @@
 #include "kernels/fast_math.h"
 #include "kernels/kernels.h"
 
-namespace trm::kernels {
+namespace trm::kernels::inline TRM_KERNEL_ISA {
 
 template <class T>
 void swiglu_fwd(const T* gu, T* act, int rows, int inter) {
@@ -43,4 +43,4 @@ template void swiglu_fwd<double>(const double*, double*, int, int);
 template void swiglu_bwd<float>(const float*, const float*, float*, int, int);
 template void swiglu_bwd<double>(const double*, const double*, double*, int, int);
 
-}  // namespace trm::kernels
+}  // namespace trm::kernels::inline TRM_KERNEL_ISA

@@ -93,7 +93,7 @@ std::int64_t memory_available(Backend& be) {
 void require_memory(Backend& be, std::int64_t bytes, const std::string& what) {
   const std::int64_t avail = memory_available(be);
   if (bytes > avail)
-    throw Error(what + " needs " + format_gib(bytes) + " of memory, " + format_gib(avail) + " available on " +
+    throw OutOfMemory(what + " needs " + format_gib(bytes) + " of memory, " + format_gib(avail) + " available on " +
                 be.name() + "; use a smaller batch or model");
 }
 

@@ -589,8 +589,8 @@ void Trainer::check_finite_before_save(const std::string& file, bool ema_model) 
                        " with non-finite values (" + what + "). " + last_good_checkpoint());
 }
 
-void Trainer::log_train() {
-  if (window_steps_ == 0) return;  // every step of the window was skipped: no averages to log
+bool Trainer::log_train() {
+  if (window_steps_ == 0) return true;  // every step of the window was skipped: no averages to log
   const int B = opt_.global_batch;
   const auto now = std::chrono::steady_clock::now();
   const double dt = std::chrono::duration<double>(now - t_window_).count();
@@ -611,20 +611,20 @@ void Trainer::log_train() {
                       {"samples_per_second", rate * B}};
   if (mc_.act_continue()) j["q_continue_loss"] = window_.q_continue_loss / window_steps_;
   log_->write(j);
-  if (opt_.progress) {
-    // The ETA of this invocation: the steps left (to the end, or to --stop-after) at the rate so
-    // far, cut by what is left of the time budget.
-    std::int64_t left = oc_.total_steps - step_;
-    if (opt_.stop_after > 0) left = std::min(left, first_step_ + opt_.stop_after - step_);
-    double eta_s = static_cast<double>(left) / std::max((step_ - first_step_) / std::max(elapsed, 1e-9), 1e-9);
-    const char* eta_note = "";
-    if (opt_.time_budget_s > 0) {
-      const double budget_left = std::max(0.0, opt_.time_budget_s - seconds_since(t_start_));
-      if (budget_left < eta_s) {
-        eta_s = budget_left;
-        eta_note = " (time budget)";
-      }
+  // The ETA of this invocation: the steps left (to the end, or to --stop-after) at the rate so
+  // far, cut by what is left of the time budget.
+  std::int64_t left = oc_.total_steps - step_;
+  if (opt_.stop_after > 0) left = std::min(left, first_step_ + opt_.stop_after - step_);
+  double eta_s = static_cast<double>(left) / std::max((step_ - first_step_) / std::max(elapsed, 1e-9), 1e-9);
+  const char* eta_note = "";
+  if (opt_.time_budget_s > 0) {
+    const double budget_left = std::max(0.0, opt_.time_budget_s - seconds_since(t_start_));
+    if (budget_left < eta_s) {
+      eta_s = budget_left;
+      eta_note = " (time budget)";
     }
+  }
+  if (opt_.progress) {
     // No slot halted in the window: there is no accuracy to show, and 0.000 would read as a result.
     char acc[16] = "-", exact[16] = "-", halt[16] = "-";
     if (window_.count > 0) {
@@ -641,9 +641,14 @@ void Trainer::log_train() {
                  window_.lm_loss / window_steps_, acc, exact, halt, lr, step_ < oc_.lr_warmup_steps ? " (warm-up)" : "", rate,
                  format_duration(eta_s).c_str(), eta_note, first, isatty(2) ? "   " : "\n");
   }
+  bool go_on = true;
+  if (opt_.on_progress)
+    go_on = opt_.on_progress(TrainProgress{step_, oc_.total_steps, window_.lm_loss / window_steps_, window_.accuracy / c,
+                                           window_.exact / c, rate, eta_s});
   window_ = StepMetrics{};
   window_steps_ = 0;
   t_window_ = now;
+  return go_on;
 }
 
 void Trainer::load_ema_weights() {
@@ -717,7 +722,7 @@ TrainSummary Trainer::run() {
       const bool out_of_time = opt_.time_budget_s > 0 && seconds_since(t_start_) >= opt_.time_budget_s;
       const bool last = step_ == oc_.total_steps || out_of_time;
       // The first step of this process is logged at once: its time is the real cost per step.
-      if (step_ % opt_.log_every == 0 || last || step_ == first_step_ + 1) log_train();
+      if ((step_ % opt_.log_every == 0 || last || step_ == first_step_ + 1) && !log_train() && !last) summary.cancelled = true;
       const bool do_eval = has_test_ && (step_ % eval_every_ == 0 || last);
       if (do_eval) {
         if (opt_.progress && isatty(2)) std::fprintf(stderr, "\n");
@@ -729,6 +734,7 @@ TrainSummary Trainer::run() {
         summary.stopped_by_time = true;
         break;
       }
+      if (summary.cancelled) break;  // after the step's evaluation/checkpoint, like stop_after
     }
   }  // the previous signal handlers are back from here on (and on an exception)
   if (step_ < oc_.total_steps && !summary.stopped_by_time) {

@@ -28,6 +28,12 @@ namespace data {
 class RunLock;
 }
 
+// What the progress callback of a run sees (TrainOptions::on_progress): the "train" metrics line.
+struct TrainProgress {
+  std::int64_t step = 0, total_steps = 0;
+  double lm_loss = 0, accuracy = 0, exact_accuracy = 0, steps_per_second = 0, eta_seconds = 0;
+};
+
 struct TrainOptions {
   std::string data_dir;  // a dataset in the reference layout (train/ and test/)
   std::string out_dir;   // config.json, metrics.jsonl, checkpoint.safetensors, final.safetensors
@@ -59,6 +65,10 @@ struct TrainOptions {
   // before the numerical check and the optimizer update (arguments: the model, the step about to
   // complete, counted from 1). Not saved anywhere.
   std::function<void(TrmModel&, std::int64_t)> before_update;
+  // Called after every "train" metrics line (every log_every steps and at the last step) with its
+  // numbers; returning false stops the run as SIGINT does (checkpoint written, resumable;
+  // TrainSummary::cancelled). The C API's and the Python module's progress callbacks. Not saved.
+  std::function<bool(const TrainProgress&)> on_progress;
 
   // Throws trm::Error naming the option when a count or interval is out of range (log_every < 1,
   // a negative max_steps / checkpoint_every / stop_after / time budget / skip_nonfinite, ...).
@@ -83,6 +93,7 @@ struct TrainSummary {
   bool stopped_by_time = false;  // the time budget ended the run before total_steps (resumable)
   bool stopped_by_signal = false;  // SIGINT/SIGTERM ended it (checkpoint written; `trm train` exits 130)
   std::int64_t skipped_steps = 0;  // non-finite steps skipped over the run (resumes included)
+  bool cancelled = false;          // TrainOptions::on_progress asked to stop (resumable)
 };
 
 // Sums of the reference's train metrics (docs/REFERENCE.md §4) over one step or a log window:
@@ -125,7 +136,8 @@ class Trainer {
  private:
   void resume();
   // The "train" metrics line of the window that ends at this step, and the progress line.
-  void log_train();
+  // Returns false when TrainOptions::on_progress asked to stop.
+  bool log_train();
   void load_ema_weights();
   void save_final();
   // "" when the step's losses, parameter gradients and puzzle-row gradients are all finite, else
