@@ -5,15 +5,17 @@
 #include <exception>
 
 #include "cli/commands.h"
+#include "cli/help_example.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
-      "trm - the Tiny Recursive Model in C++.\n"
+      std::string("trm - the Tiny Recursive Model in C++.\n") +
       "Typical session:\n"
       "  trm data generate sudoku --n 4 --out data/sudoku4      # or: trm data build sudoku / maze, trm data download\n"
       "  trm train sudoku-mlp --data data/sudoku4 --out runs/s4 hidden_size=128\n"
       "  trm eval --checkpoint runs/s4/final.safetensors --data data/sudoku4\n"
-      "  trm solve --checkpoint runs/s4/final.safetensors '1..4.3....2.4..1' --steps\n"
+      "  trm solve --checkpoint runs/s4/final.safetensors '" + trm::cli::kHelpPuzzle + "' --steps\n" +
+      "  trm predict --checkpoint runs/s4/final.safetensors --data data/sudoku4 --out predictions.jsonl\n"
       "ARC: trm data build arc, trm arc eval, trm arc solve (see README).\n"
       "Released PyTorch checkpoints: trm import PATH --out model.safetensors; back: trm export (docs/IMPORT.md).\n"};
   app.require_subcommand(1);
@@ -22,6 +24,7 @@ int main(int argc, char** argv) {
   trm::cli::add_train_command(app, action);
   trm::cli::add_eval_command(app, action);
   trm::cli::add_solve_command(app, action);
+  trm::cli::add_predict_command(app, action);
   trm::cli::add_info_commands(app, action);
   trm::cli::add_bench_command(app, action);
   trm::cli::add_report_command(app, action);
