@@ -73,13 +73,15 @@ void add_solve_command(CLI::App& app, Action& action) {
       auto model = std::make_unique<TrmModel>(c, *be);
       ck.load_model(*model, true);
       infer::Solver solver(*model, so);
-      nlohmann::json steps = nlohmann::json::array();
+      // Per trajectory, its steps; the chosen one's go into the JSON.
+      std::vector<nlohmann::json> steps(static_cast<std::size_t>(so.samples), nlohmann::json::array());
       std::vector<std::int32_t> shown;
       const std::vector<std::int32_t> ids{0};
       std::vector<infer::Answer> answers;
       solver.solve(p.tokens.data(), ids.data(), 1, answers,
                    [&](std::int64_t, int sample, int step, const std::int32_t* tok, float conf, bool verified) {
-                     if (sample == 0) steps.push_back({{"step", step}, {"confidence", conf}, {"valid", verified}});
+                     steps[static_cast<std::size_t>(sample)].push_back(
+                         {{"step", step}, {"confidence", conf}, {"valid", verified}});
                      if (!show_steps || json_out) return;
                      shown.assign(tok, tok + c.seq_len);
                      const std::string problem = verified ? "" : so.checker.problem(p.tokens.data(), tok);
@@ -96,7 +98,7 @@ void add_solve_command(CLI::App& app, Action& action) {
                          {"check", infer::to_string(a.check)},
                          {"confidence", a.confidence},
                          {"steps_used", a.steps},
-                         {"steps", steps}};
+                         {"steps", steps[static_cast<std::size_t>(a.sample)]}};
         if (!ok) j["problem"] = problem;
         if (so.samples > 1) {
           j["samples"] = so.samples;
