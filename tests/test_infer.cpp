@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <new>
 #include <cmath>
 #include <map>
 #include <vector>
@@ -17,6 +20,22 @@
 #include "trm/eval/evaluate.h"
 #include "trm/infer/solver.h"
 #include "trm/train/act.h"
+
+// Counts heap allocations while g_counting is set (as test_no_alloc.cpp): the solver's step loop
+// must allocate nothing. The replaced operator new takes its memory from malloc, so free is the
+// matching release; GCC cannot see that once it inlines make_unique, hence the pragma.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+namespace {
+std::atomic<bool> g_counting{false};
+std::atomic<long> g_allocations{0};
+}  // namespace
+void* operator new(std::size_t n) {
+  if (g_counting.load(std::memory_order_relaxed)) g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace trm::infer {
 namespace {
@@ -306,6 +325,26 @@ TEST(CheckerGating, AFailingAnswerNeverHaltsEarly) {
     EXPECT_EQ(a.check == CheckStatus::kVerified, static_cast<bool>(tr.verified.back()));
   }
   EXPECT_GT(gated, 0) << "no halt signal was overruled: the test shows nothing";
+}
+
+TEST(Solver, ASecondSolveAllocatesNothing) {
+  Fixture& f = fx();
+  for (int samples : {1, 3}) {
+    SolverOptions o;
+    o.batch = 7;
+    o.samples = samples;
+    o.noise = 0.2f;
+    o.select = Select::kChecker;
+    o.checker = checker_for_dataset(f.test);
+    Solver solver(*f.model, o);
+    std::vector<Answer> got;
+    solver.solve(f.rows.inputs.data(), f.rows.puzzle_identifiers.data(), f.n, got);  // warm-up: sizes everything
+    g_allocations = 0;
+    g_counting = true;
+    solver.solve(f.rows.inputs.data(), f.rows.puzzle_identifiers.data(), f.n, got);
+    g_counting = false;
+    EXPECT_EQ(g_allocations.load(), 0) << samples << " samples";
+  }
 }
 
 TEST(SolverOptions, BadValuesAreRefused) {
