@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <new>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <vector>
 
@@ -172,6 +173,9 @@ TEST(Solver, EvaluateOnTheEngineMatchesTheWholeBatchEvaluation) {
   EXPECT_DOUBLE_EQ(now.q_halt_accuracy, old.q_halt_accuracy);
   EXPECT_EQ(now.exact_by_step, old.exact_by_step);
   EXPECT_LT(now.row_steps, old.row_steps);  // the whole-batch loop recomputes halted rows
+  std::printf("rows computed: per-sample %lld, whole-batch %lld (avg steps %.2f of %d)\n",
+              static_cast<long long>(now.row_steps), static_cast<long long>(old.row_steps), now.avg_steps,
+              f.cfg.halt_max_steps);
 }
 
 // Every trajectory's trace, from the observer: (puzzle, sample) -> confidences and verdicts.

@@ -11,7 +11,7 @@ namespace trm::cli {
 
 struct SamplingArgs {
   int samples = 1;
-  float noise = 0.2f;
+  float noise = 0.3f;
   std::string select = "auto";
   std::uint64_t seed = 0;
 };
