@@ -33,6 +33,11 @@ rc=$?
 set -e
 [[ $rc == 0 || ( $rc == 1 && $out == *"not solved (unverified)"* ) ]] || fail "solve exited $rc: $out"
 [[ $out == *"confidence 0."* ]] || fail "solve shows no confidence: $out"
+# --steps prints each step's grid once, and the final grid is the last step's (not printed again).
+out=$($trm solve --checkpoint "$work/run/final.safetensors" '...14.3.3.......' --steps 2>&1) || true
+steps=$(grep -c '^step ' <<< "$out" || true)
+grids=$(grep -cE '^[0-9.?] [0-9.?] [0-9.?] [0-9.?]$' <<< "$out" || true)
+[[ $steps -ge 1 && $grids == $((4 * steps)) ]] || fail "solve --steps printed $grids grid rows for $steps steps: $out"
 # Test-time sampling: 4 trajectories, one JSON object naming the rule and the check.
 out=$($trm solve --checkpoint "$work/run/final.safetensors" '...14.3.3.......' --samples 4 --noise 0.3 --json 2>&1) || true
 [[ $out == *'"samples":4'* && $out == *'"check":'* ]] || fail "solve --samples printed: $out"
