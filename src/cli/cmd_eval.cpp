@@ -10,6 +10,7 @@
 #include "trm/train/checkpoint.h"
 #include "trm/data/dataset.h"
 #include "trm/eval/evaluate.h"
+#include "trm/infer/check.h"
 
 namespace trm::cli {
 
@@ -41,10 +42,10 @@ void add_eval_command(CLI::App& app, Action& action) {
       if (o.batch < 1) throw Error("--batch must be >= 1 (got " + std::to_string(o.batch) + ")");
       if (o.max_examples < 0) throw Error("--examples must be >= 0 (got " + std::to_string(o.max_examples) + ")");
       {
-        // The sampling options are checked before anything is loaded; "auto" picks the checker
-        // rule only when --check is on (eval measures the model, so checking is opt-in here).
+        // The sampling options are checked before anything is loaded; "auto" is resolved below,
+        // once the data says whether it has a checker.
         infer::SolverOptions so;
-        apply_sampling(sampling, check || sampling.select == "checker", so);
+        apply_sampling(sampling, false, so);
         o.samples = so.samples;
         o.noise = so.noise;
         o.seed = so.seed;
@@ -56,6 +57,11 @@ void add_eval_command(CLI::App& app, Action& action) {
       auto be = make_backend(backend);
       auto model = load_model_from_checkpoint(ckpt, *be, !raw);
       const data::Dataset ds = data::read_split(data_dir, split);
+      // "auto": the checker rule where the data has a checker and there is something to select
+      // or check (eval measures the model as the reference does, so one plain trajectory stays
+      // unchecked unless --check asks); else confidence.
+      if (sampling.select == "auto" && (o.samples > 1 || o.check) && infer::checker_for_dataset(ds).active())
+        o.select = infer::Select::kChecker;
       ProgressLine line("eval", isatty(2));
       const EvalResult r = evaluate(*model, ds, o, [&line](std::int64_t done, std::int64_t total) { line(done, total); });
       std::fprintf(stderr, "exact accuracy by step:");
