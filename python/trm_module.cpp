@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "capi/solve.h"
+#include "cli/puzzle_checker.h"
 #include "cli/puzzle_text.h"
 #include "trm/data/dataset.h"
 #include "trm/error.h"
@@ -31,7 +32,8 @@ namespace {
 class Model {
  public:
   Model(const std::string& path, const std::string& backend, bool use_ema)
-      : path_(path), be_(trm::make_backend(backend)), model_(trm::load_model_from_checkpoint(path, *be_, use_ema)) {}
+      : path_(path), be_(trm::make_backend(backend)), model_(trm::load_model_from_checkpoint(path, *be_, use_ema)),
+        config_(trm::Checkpoint::read(path).contents().config) {}
 
   py::dict info() const {
     const trm::ModelConfig& c = model_->config();
@@ -54,7 +56,8 @@ class Model {
   }
 
   // Token arrays [n, S] (or one [S]) of any integer dtype.
-  py::dict solve_array(const py::array& x, const std::string& halting, int batch, const py::object& puzzle_ids) {
+  py::dict solve_array(const py::array& x, const std::string& halting, int batch, const py::object& puzzle_ids,
+                       int samples, float noise, std::uint64_t seed, const std::string& select, const std::string& checker) {
     const trm::ModelConfig& c = model_->config();
     const int S = c.seq_len, T = c.halt_max_steps;
     const std::vector<std::int32_t> tokens = to_int32(x, "puzzles");
@@ -78,12 +81,25 @@ class Model {
     req.n = n;
     req.batch = batch;
     req.halting = trm::halting_from_string(halting);
+    req.samples = samples;
+    req.noise = noise;
+    req.seed = seed;
+    if (checker == "sudoku" || checker == "maze") {
+      int side = 1;
+      while (side * side < S) ++side;
+      if (side * side != S) throw trm::Error("checker=" + checker + " needs a square grid; this model's seq_len is " + std::to_string(S));
+      req.checker = trm::infer::Checker(checker == "sudoku" ? trm::infer::PuzzleFamily::kSudoku : trm::infer::PuzzleFamily::kMaze, side);
+    } else if (checker != "none") {
+      throw trm::Error("checker must be \"none\", \"sudoku\" or \"maze\" (got \"" + checker + "\")");
+    }
+    req.select = select == "auto" ? (req.checker.active() ? trm::infer::Select::kChecker : trm::infer::Select::kConfidence)
+                                  : trm::infer::select_from_string(select);
     py::array_t<std::int32_t> answers({n, static_cast<std::int64_t>(S)});
     py::array_t<std::int32_t> steps(n);
     py::array_t<float> confidence({n, static_cast<std::int64_t>(T)});
-    py::array_t<std::uint8_t> nonfinite(n);
+    py::array_t<std::uint8_t> nonfinite(n), check(n);
     trm::capi::SolveResult out{answers.mutable_data(), steps.mutable_data(), confidence.mutable_data(),
-                               nonfinite.mutable_data(), 0};
+                               nonfinite.mutable_data(), check.mutable_data(), 0};
     {
       py::gil_scoped_release nogil;
       const std::lock_guard<std::mutex> hold(lock_);
@@ -97,24 +113,34 @@ class Model {
       d["answer"] = answers[py::int_(0)];
       d["steps"] = steps.at(0);
       d["confidence"] = confidence[py::int_(0)];
+      d["check"] = kCheckNames[check.at(0)];
     } else {
       d["answers"] = answers;
       d["steps"] = steps;
       d["confidence"] = confidence;
+      py::list names;
+      for (py::ssize_t i = 0; i < n; ++i) names.append(kCheckNames[check.at(i)]);
+      d["check"] = names;
     }
     return d;
   }
 
   // The CLI's text form (Sudoku or maze): the answer comes back as text too.
-  py::dict solve_text(const std::string& text, const std::string& halting) {
+  py::dict solve_text(const std::string& text, const std::string& halting, int samples, float noise, std::uint64_t seed,
+                      const std::string& select) {
     const trm::ModelConfig& c = model_->config();
-    const trm::cli::PuzzleText p = trm::cli::parse_puzzle_for_model(text, "puzzle", c.vocab_size, c.seq_len, path_);
+    const trm::cli::PuzzleText p = trm::cli::parse_puzzle_for_checkpoint(text, "puzzle", config_, c.vocab_size, c.seq_len, path_);
+    const std::string checker = p.kind == trm::cli::PuzzleKind::kSudoku ? "sudoku" : p.kind == trm::cli::PuzzleKind::kMaze ? "maze" : "none";
+    if (checker != "none") {
+      const std::string invalid = trm::cli::checker_for(p).puzzle_problem(p.tokens.data());
+      if (!invalid.empty()) throw trm::Error("puzzle: this puzzle is invalid / has no solution: " + invalid);
+    }
     py::array_t<std::int32_t> x(static_cast<py::ssize_t>(p.tokens.size()));
     std::copy(p.tokens.begin(), p.tokens.end(), x.mutable_data());
-    py::dict d = solve_array(x, halting, 1, py::none());
+    py::dict d = solve_array(x, halting, samples, py::none(), samples, noise, seed, select, checker);
     const py::array_t<std::int32_t> a = d["answer"].cast<py::array_t<std::int32_t>>();
     const std::vector<std::int32_t> answer(a.data(), a.data() + a.size());
-    d["text"] = trm::cli::format_tokens(p.kind, p.side, answer);
+    d["text"] = trm::cli::format_tokens(p, answer);
     const std::string wrong = trm::cli::check_answer(p, answer);
     d["valid"] = wrong.empty();
     if (!wrong.empty()) d["problem"] = wrong;
@@ -167,9 +193,11 @@ class Model {
     return out;
   }
 
+  static constexpr const char* kCheckNames[3] = {"unchecked", "verified", "unverified"};
   std::string path_;
   std::unique_ptr<trm::Backend> be_;
   std::unique_ptr<trm::TrmModel> model_;
+  nlohmann::json config_;  // the checkpoint's config: a grid task's alphabet for the text form
   std::mutex lock_;
   trm::capi::SolveScratch scratch_;
 };
@@ -239,10 +267,14 @@ PYBIND11_MODULE(trm, m) {
   py::class_<Model>(m, "Model", "A loaded checkpoint. Calls on one Model are serialized; the GIL is released while it computes.")
       .def_property_readonly("info", &Model::info, "The model's configuration as a dict")
       .def("solve", &Model::solve_array, py::arg("puzzles"), py::arg("halting") = "adaptive", py::arg("batch") = 256,
-           py::arg("puzzle_ids") = py::none(),
-           "Solve token arrays [n, seq_len] (or one [seq_len]): dict of answers, steps, confidence [n, halt_max_steps]")
-      .def("solve", &Model::solve_text, py::arg("puzzle"), py::arg("halting") = "adaptive",
-           "Solve one puzzle in the CLI's text form: dict of answer, text, steps, confidence, valid")
+           py::arg("puzzle_ids") = py::none(), py::arg("samples") = 1, py::arg("noise") = 0.3f, py::arg("seed") = 0,
+           py::arg("select") = "auto", py::arg("checker") = "none",
+           "Solve token arrays [n, seq_len] (or one [seq_len]): dict of answers, steps, confidence [n, halt_max_steps], "
+           "check (unchecked / verified / unverified against checker=\"sudoku\"|\"maze\")")
+      .def("solve", &Model::solve_text, py::arg("puzzle"), py::arg("halting") = "adaptive", py::arg("samples") = 1,
+           py::arg("noise") = 0.3f, py::arg("seed") = 0, py::arg("select") = "auto",
+           "Solve one puzzle in the CLI's text form (checked by its rules): dict of answer, text, steps, confidence, "
+           "check, valid")
       .def("evaluate", &Model::evaluate, py::arg("data"), py::arg("split") = "test", py::arg("halting") = "reference",
            py::arg("max_examples") = 0, py::arg("batch") = 256, "Exact and cell accuracy on a dataset directory");
   m.def(

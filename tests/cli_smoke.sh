@@ -10,6 +10,15 @@ fail() { echo "cli_smoke: FAIL: $*" >&2; exit 1; }
 # The numeric value of "key" in the last JSON line of stdin (no python needed).
 json_num() { tail -n 1 | sed -n "s/.*\"$1\": *\([-0-9.eE+]*\).*/\1/p"; }
 
+expect_status() {  # expected-status needle command...: runs the command, checks status and message
+  local want=$1 needle=$2; shift 2
+  set +e
+  msg=$("$@" 2>&1 >/dev/null)
+  rc=$?
+  set -e
+  [[ $rc == "$want" ]] || fail "$* exited $rc, expected $want: $msg"
+  [[ $msg == *"$needle"* ]] || fail "$*: the message lacks '$needle': $msg"
+}
 # Sudoku: generate, train a few steps, evaluate, solve, report, bench.
 $trm data generate sudoku --n 4 --train 200 --test 40 --seed 1 --out "$work/s4" > /dev/null
 $trm train tiny-sudoku-mlp hidden_size=32 puzzle_emb_ndim=32 --data "$work/s4" --out "$work/run" --no-resume \
@@ -19,10 +28,35 @@ n=$($trm eval --checkpoint "$work/run/final.safetensors" --data "$work/s4" --exa
 [[ $n == 8 ]] || fail "eval evaluated $n examples, expected 8"
 # An untrained model may fail to solve it: status 1 and a "not solved" line, not a crash.
 set +e
-out=$($trm solve --checkpoint "$work/run/final.safetensors" '1..4.3....2.4..1' 2>&1)
+out=$($trm solve --checkpoint "$work/run/final.safetensors" '...14.3.3.......' 2>&1)
 rc=$?
 set -e
-[[ $rc == 0 || ( $rc == 1 && $out == *"not solved"* ) ]] || fail "solve exited $rc: $out"
+[[ $rc == 0 || ( $rc == 1 && $out == *"not solved (unverified)"* ) ]] || fail "solve exited $rc: $out"
+[[ $out == *"confidence 0."* ]] || fail "solve shows no confidence: $out"
+# --steps prints each step's grid once, and the final grid is the last step's (not printed again).
+out=$($trm solve --checkpoint "$work/run/final.safetensors" '...14.3.3.......' --steps 2>&1) || true
+steps=$(grep -c '^step ' <<< "$out" || true)
+grids=$(grep -cE '^[0-9.?] [0-9.?] [0-9.?] [0-9.?]$' <<< "$out" || true)
+[[ $steps -ge 1 && $grids == $((4 * steps)) ]] || fail "solve --steps printed $grids grid rows for $steps steps: $out"
+# Test-time sampling: 4 trajectories, one JSON object naming the rule and the check.
+out=$($trm solve --checkpoint "$work/run/final.safetensors" '...14.3.3.......' --samples 4 --noise 0.3 --json 2>&1) || true
+[[ $out == *'"samples":4'* && $out == *'"check":'* ]] || fail "solve --samples printed: $out"
+# Givens that cannot be completed are the puzzle's fault, not the model's: status 2, nothing run.
+expect_status 2 "this puzzle is invalid / has no solution: the givens admit no solution" \
+  $trm solve --checkpoint "$work/run/final.safetensors" '1..4.3....2.4..1'
+expect_status 2 "--samples must be >= 1" $trm solve --checkpoint "$work/run/final.safetensors" '...14.3.3.......' --samples 0
+expect_status 2 "--noise must be" $trm solve --checkpoint "$work/run/final.safetensors" '...14.3.3.......' --noise -1
+expect_status 2 "--select must be" $trm eval --checkpoint "$work/run/final.safetensors" --data "$work/s4" --select best
+# predict: a dataset split and a text file, one JSON line per puzzle, written atomically.
+$trm predict --checkpoint "$work/run/final.safetensors" --data "$work/s4" --max 5 --out "$work/pred.jsonl" > "$work/pred.json" 2>/dev/null
+[[ $(wc -l < "$work/pred.jsonl") == 5 ]] || fail "predict wrote $(wc -l < "$work/pred.jsonl") lines, expected 5"
+grep -q '"correct":' "$work/pred.jsonl" && grep -q '"confidence":' "$work/pred.jsonl" || fail "predict lines lack fields"
+printf '...14.3.3.......\n\n1..4.3....2.4..1\n' > "$work/puzzles.txt"
+$trm predict --checkpoint "$work/run/final.safetensors" --data "$work/puzzles.txt" --samples 2 --out "$work/pred2.jsonl" > /dev/null 2>&1
+[[ $(wc -l < "$work/pred2.jsonl") == 2 ]] && grep -q 'invalid / has no solution' "$work/pred2.jsonl" || fail "predict on a file"
+printf '...14.3.3.......\n..x.\n' > "$work/badpuzzles.txt"
+expect_status 2 "badpuzzles.txt:2" $trm predict --checkpoint "$work/run/final.safetensors" --data "$work/badpuzzles.txt" --out "$work/pred3.jsonl"
+[[ ! -e $work/pred3.jsonl ]] || fail "a refused predict wrote its output"
 $trm report --entry "TRM-MLP,sudoku,$work/run/final.safetensors,$work/s4" --examples 8 --json "$work/report.json" \
   > "$work/report.md" 2>/dev/null
 grep -q '^| TRM-MLP |' "$work/report.md" || fail "report has no TRM-MLP row"
@@ -83,15 +117,6 @@ set -e
 
 # Runs and files (docs/RELIABILITY.md): every failure below is a clear message with exit status 2
 # (3 for a numerical fault), found before the work starts, never an uncaught exception.
-expect_status() {  # expected-status needle command...: runs the command, checks status and message
-  local want=$1 needle=$2; shift 2
-  set +e
-  msg=$("$@" 2>&1 >/dev/null)
-  rc=$?
-  set -e
-  [[ $rc == "$want" ]] || fail "$* exited $rc, expected $want: $msg"
-  [[ $msg == *"$needle"* ]] || fail "$*: the message lacks '$needle': $msg"
-}
 train_s4() { $trm train tiny-sudoku-mlp hidden_size=32 puzzle_emb_ndim=32 --data "$work/s4" --quiet --batch 16 "$@"; }
 echo x > "$work/afile"
 expect_status 2 "--log-every" train_s4 --out "$work/r0" --max-steps 2 --log-every 0

@@ -107,11 +107,31 @@ typedef enum trm_halting {
   TRM_HALTING_REFERENCE = 1 /* every puzzle runs halt_max_steps steps (the paper's evaluation) */
 } trm_halting;
 
+/* Rules an answer can be checked against (docs/INFERENCE.md). With a checker, an answer that
+ * breaks the rules does not halt early under adaptive halting: it keeps refining. */
+typedef enum trm_checker {
+  TRM_CHECKER_NONE = 0,   /* answers are not checked */
+  TRM_CHECKER_SUDOKU = 1, /* rows, columns and boxes valid, givens kept (n x n, n = sqrt(seq_len)) */
+  TRM_CHECKER_MAZE = 2    /* a path of answer cells from S to G through open cells */
+} trm_checker;
+
+/* How one of several sampled trajectories is chosen (samples > 1). */
+typedef enum trm_select {
+  TRM_SELECT_CONFIDENCE = 0, /* the highest halting confidence */
+  TRM_SELECT_FIRST_HALT = 1, /* the first trajectory to halt */
+  TRM_SELECT_CHECKER = 2     /* the first answer the checker verifies, else the most confident */
+} trm_select;
+
 typedef struct trm_solve_options {
   uint32_t struct_size;      /* sizeof(trm_solve_options) */
   trm_halting halting;       /* default TRM_HALTING_ADAPTIVE */
-  int32_t batch;             /* puzzles per forward pass; default 256 */
+  int32_t batch;             /* rows per forward pass; default 256 */
   const int32_t* puzzle_ids; /* [n] puzzle identifiers, or NULL (default) for identifier 0 */
+  trm_checker checker;       /* default TRM_CHECKER_NONE */
+  int32_t samples;           /* test-time sampling: trajectories per puzzle; default 1 */
+  float noise;               /* std of the noise on the latent state of trajectories 2..samples; default 0.3 */
+  uint64_t seed;             /* of that noise; default 0 (results do not depend on the batch) */
+  trm_select select;         /* default TRM_SELECT_CHECKER with a checker, else TRM_SELECT_CONFIDENCE */
 } trm_solve_options;
 
 TRM_API void trm_solve_options_init(trm_solve_options* options);
@@ -123,9 +143,11 @@ typedef struct trm_solve_output {
   int32_t* steps;       /* [n] supervision steps used, 1 .. halt_max_steps */
   float* confidence;    /* [n * halt_max_steps] after each step k, the probability the halting head
                            gives that the answer is finished (sigmoid(q_halt); HRM:
-                           sigmoid(q_halt - q_continue)); steps after a puzzle stopped are 0 */
+                           sigmoid(q_halt - q_continue)), of the chosen trajectory; steps after it
+                           stopped are 0 */
   uint8_t* nonfinite;   /* [n] 1 where the outputs were NaN/Inf (the call then fails with
                            TRM_ERROR_NUMERICAL after filling everything) */
+  uint8_t* check;       /* [n] 0 unchecked, 1 verified by the checker, 2 failed it (unverified) */
 } trm_solve_output;
 
 TRM_API void trm_solve_output_init(trm_solve_output* output);

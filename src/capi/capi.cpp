@@ -179,6 +179,11 @@ void trm_solve_options_init(trm_solve_options* o) {
   o->halting = TRM_HALTING_ADAPTIVE;
   o->batch = 256;
   o->puzzle_ids = nullptr;
+  o->checker = TRM_CHECKER_NONE;
+  o->samples = 1;
+  o->noise = 0.3f;
+  o->seed = 0;
+  o->select = static_cast<trm_select>(-1);  // "not set": the checker rule with a checker, else confidence
 }
 
 void trm_solve_output_init(trm_solve_output* o) {
@@ -209,7 +214,30 @@ trm_status trm_solve(trm_model* model, const int32_t* inputs, int64_t n, const t
     req.n = n;
     req.batch = o.batch;
     req.halting = to_halting(o.halting, "trm_solve");
-    trm::capi::SolveResult res{out.answers, out.steps, out.confidence, out.nonfinite, 0};
+    req.samples = o.samples;
+    req.noise = o.noise;
+    req.seed = o.seed;
+    const trm::ModelConfig& c = model->model->config();
+    if (o.checker == TRM_CHECKER_SUDOKU || o.checker == TRM_CHECKER_MAZE) {
+      const int side = static_cast<int>(std::lround(std::sqrt(static_cast<double>(c.seq_len))));
+      if (side * side != c.seq_len)
+        throw trm::Error("trm_solve: options->checker needs a square grid; this model's seq_len is " + std::to_string(c.seq_len));
+      req.checker = trm::infer::Checker(
+          o.checker == TRM_CHECKER_SUDOKU ? trm::infer::PuzzleFamily::kSudoku : trm::infer::PuzzleFamily::kMaze, side);
+    } else if (o.checker != TRM_CHECKER_NONE) {
+      throw trm::Error("trm_solve: options->checker is " + std::to_string(static_cast<int>(o.checker)) +
+                       " (TRM_CHECKER_NONE, TRM_CHECKER_SUDOKU or TRM_CHECKER_MAZE)");
+    }
+    switch (static_cast<int>(o.select)) {
+      case -1: req.select = req.checker.active() ? trm::infer::Select::kChecker : trm::infer::Select::kConfidence; break;
+      case TRM_SELECT_CONFIDENCE: req.select = trm::infer::Select::kConfidence; break;
+      case TRM_SELECT_FIRST_HALT: req.select = trm::infer::Select::kFirstHalt; break;
+      case TRM_SELECT_CHECKER: req.select = trm::infer::Select::kChecker; break;
+      default:
+        throw trm::Error("trm_solve: options->select is " + std::to_string(static_cast<int>(o.select)) +
+                         " (TRM_SELECT_CONFIDENCE, TRM_SELECT_FIRST_HALT or TRM_SELECT_CHECKER)");
+    }
+    trm::capi::SolveResult res{out.answers, out.steps, out.confidence, out.nonfinite, out.check, 0};
     const std::lock_guard<std::mutex> hold(model->lock);
     trm::capi::solve(*model->model, req, res, model->scratch);
     if (res.nonfinite_count > 0)

@@ -11,11 +11,6 @@
 
 namespace trm::capi {
 
-double halt_probability(const ModelConfig& c, const float* q) {
-  const double x = c.act_continue() ? static_cast<double>(q[0]) - q[1] : static_cast<double>(q[0]);
-  return 1.0 / (1.0 + std::exp(-x));
-}
-
 namespace {
 
 void check_tokens(const ModelConfig& c, const SolveRequest& req) {
@@ -43,49 +38,33 @@ void solve(TrmModel& model, const SolveRequest& req, SolveResult& out, SolveScra
   if (req.n < 0) throw Error("solve: the number of puzzles is " + std::to_string(req.n));
   if (req.batch < 1) throw Error("solve: batch must be >= 1 (got " + std::to_string(req.batch) + ")");
   out.nonfinite_count = 0;
+  infer::SolverOptions o;
+  o.halting = req.halting == Halting::kAdaptive ? infer::HaltMode::kAdaptive : infer::HaltMode::kReference;
+  o.batch = static_cast<int>(std::min<std::int64_t>(req.batch, std::max<std::int64_t>(req.n, 1) * req.samples));
+  o.samples = req.samples;
+  o.noise = req.noise;
+  o.seed = req.seed;
+  o.select = req.select;
+  o.checker = req.checker;
+  infer::validate(o);
   if (req.n == 0) return;
   check_tokens(c, req);
-  const int S = c.seq_len, V = c.vocab_size, T = c.halt_max_steps;
-  const int B = static_cast<int>(std::min<std::int64_t>(req.batch, req.n));
-  model.reserve(B, false);
-  InferenceCarry carry(model, B);
-  Backend& be = model.backend();
-  s.ids.resize(static_cast<std::size_t>(B));
-  s.logits.resize(static_cast<std::size_t>(B) * S * V);
-  s.q.resize(static_cast<std::size_t>(2 * B));
-  s.stop.resize(static_cast<std::size_t>(B));
-  for (std::int64_t begin = 0; begin < req.n; begin += B) {
-    const int n = static_cast<int>(std::min<std::int64_t>(B, req.n - begin));
-    for (int b = 0; b < n; ++b) s.ids[b] = req.puzzle_ids ? req.puzzle_ids[begin + b] : 0;
-    const Batch batch{n, req.inputs + begin * S, nullptr, s.ids.data()};
-    carry.reset(n);
-    std::fill(s.stop.begin(), s.stop.begin() + n, 0);
-    if (out.confidence) std::fill(out.confidence + begin * T, out.confidence + (begin + n) * T, 0.0f);
-    int running = n;
-    for (int step = 1; step <= T && running > 0; ++step) {
-      carry.forward(batch);
-      be.to_host(model.q(), s.q.data(), 2 * n);
-      be.to_host(model.logits(), s.logits.data(), static_cast<std::int64_t>(n) * S * V);
-      for (int b = 0; b < n; ++b) {
-        if (s.stop[b]) continue;  // a stopped puzzle keeps the answer it stopped with
-        const std::int64_t row = begin + b;
-        const float* q = s.q.data() + 2 * b;
-        if (out.confidence) out.confidence[row * T + step - 1] = static_cast<float>(halt_probability(c, q));
-        const bool last = step == T || (req.halting == Halting::kAdaptive && halt_signal(c, q));
-        if (!last) continue;
-        s.stop[b] = step;
-        --running;
-        bool finite = std::isfinite(q[0]) && std::isfinite(q[1]);
-        for (int t = 0; t < S; ++t) {
-          const float* x = s.logits.data() + (static_cast<std::size_t>(b) * S + t) * V;
-          for (int v = 0; v < V; ++v) finite = finite && std::isfinite(x[v]);
-          out.answers[row * S + t] = static_cast<std::int32_t>(std::max_element(x, x + V) - x);
-        }
-        if (out.steps) out.steps[row] = step;
-        if (out.nonfinite) out.nonfinite[row] = finite ? 0 : 1;
-        out.nonfinite_count += finite ? 0 : 1;
-      }
+  const int S = c.seq_len, T = c.halt_max_steps;
+  infer::Solver solver(model, o);
+  solver.solve(req.inputs, req.puzzle_ids, req.n, s.answers);
+  for (std::int64_t i = 0; i < req.n; ++i) {
+    const infer::Answer& a = s.answers[static_cast<std::size_t>(i)];
+    std::copy(a.tokens.begin(), a.tokens.end(), out.answers + i * S);
+    if (out.steps) out.steps[i] = a.steps;
+    if (out.confidence) {
+      float* row = out.confidence + i * T;
+      std::fill(row, row + T, 0.0f);
+      std::copy_n(a.step_confidence.begin(), std::min<std::size_t>(a.step_confidence.size(), T), row);
     }
+    if (out.nonfinite) out.nonfinite[i] = a.finite ? 0 : 1;
+    if (out.check)
+      out.check[i] = a.check == infer::CheckStatus::kVerified ? 1 : a.check == infer::CheckStatus::kFailed ? 2 : 0;
+    out.nonfinite_count += a.finite ? 0 : 1;
   }
 }
 

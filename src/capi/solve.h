@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "trm/eval/evaluate.h"
+#include "trm/infer/solver.h"
 #include "trm/model/model.h"
 #include "trm/train/trainer.h"
 
@@ -18,6 +19,11 @@ struct SolveRequest {
   std::int64_t n = 0;
   int batch = 256;
   Halting halting = Halting::kAdaptive;
+  int samples = 1;                  // test-time sampling (docs/INFERENCE.md): K trajectories per puzzle
+  float noise = 0.0f;
+  std::uint64_t seed = 0;
+  infer::Select select = infer::Select::kConfidence;
+  infer::Checker checker;           // inactive: answers unchecked
 };
 
 // Caller-owned outputs; all but answers may be null.
@@ -26,23 +32,17 @@ struct SolveResult {
   std::int32_t* steps = nullptr;     // [n]
   float* confidence = nullptr;       // [n, halt_max_steps]: the halting probability after each step; 0 after the stop
   std::uint8_t* nonfinite = nullptr; // [n]
+  std::uint8_t* check = nullptr;     // [n]: 0 unchecked, 1 verified, 2 failed the checker (unverified)
   std::int64_t nonfinite_count = 0;  // set by solve()
 };
 
-// Buffers reused across calls on one model (grown, never shrunk).
+// Answers reused across calls on one model.
 struct SolveScratch {
-  std::vector<std::int32_t> ids, tokens;
-  std::vector<float> logits, q;
-  std::vector<int> stop;
+  std::vector<infer::Answer> answers;
 };
 
-// The probability that a step's answer is final, from its q logits [2]: sigmoid(q_halt) for TRM
-// (it halts when q_halt > 0), sigmoid(q_halt - q_continue) for HRM (it halts when q_halt > q_continue).
-double halt_probability(const ModelConfig& c, const float* q);
-
-// Solves req.n puzzles in batches of req.batch: each from a fresh carry, for halt_max_steps
-// supervision steps (reference) or until its halting signal (adaptive), the answer being the argmax
-// of the step it stopped at. Tokens outside [0, vocab) and puzzle ids outside
+// Solves req.n puzzles through the inference engine (include/trm/infer/solver.h): per-sample
+// halting, the checker, sampling. Tokens outside [0, vocab) and puzzle ids outside
 // [0, num_puzzle_identifiers) are a trm::Error naming the puzzle.
 void solve(TrmModel& model, const SolveRequest& req, SolveResult& out, SolveScratch& scratch);
 

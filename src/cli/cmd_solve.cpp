@@ -1,17 +1,18 @@
 // trm solve --checkpoint FILE [PUZZLE | --file F | -]
 #include <unistd.h>
 
-#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/puzzle_checker.h"
 #include "cli/puzzle_text.h"
+#include "cli/sampling_option.h"
 #include "io/text_file.h"
-#include "trm/train/act.h"
-#include "trm/train/checkpoint.h"
 #include "trm/eval/evaluate.h"
+#include "trm/infer/solver.h"
+#include "trm/train/checkpoint.h"
 
 namespace trm::cli {
 
@@ -19,11 +20,16 @@ void add_solve_command(CLI::App& app, Action& action) {
   static std::string ckpt, puzzle, file, halting = "adaptive";
   static bool show_steps = false, json_out = false;
   static std::string backend = "cpu", precision = "fp32";
+  static SamplingArgs sampling;
   auto* cmd = app.add_subcommand("solve", "Solve one puzzle given as an argument, a file, or stdin ('-')");
   cmd->add_option("--checkpoint", ckpt, "Checkpoint (.safetensors) written by trm train")->required();
   cmd->add_option("puzzle", puzzle, "Sudoku: 16/36/81 digits with '.' or '0' for blanks; maze: rows of '# SG'; '-' = stdin");
   cmd->add_option("--file", file, "Read the puzzle from this file");
-  cmd->add_option("--halting", halting, "adaptive (stop when q_halt > 0; HRM: q_halt > q_continue) or reference (always halt_max_steps)")->capture_default_str();
+  cmd->add_option("--halting", halting,
+                  "adaptive (stop when q_halt > 0 and the answer passes the puzzle's rules; HRM: q_halt > "
+                  "q_continue) or reference (always halt_max_steps)")
+      ->capture_default_str();
+  add_sampling_options(cmd, sampling);
   add_backend_option(cmd, backend);
   add_precision_option(cmd, precision);
   cmd->add_flag("--steps", show_steps, "Print the answer after every supervision step");
@@ -45,51 +51,72 @@ void add_solve_command(CLI::App& app, Action& action) {
         source = "the puzzle argument";
         text = puzzle;
       }
+      infer::SolverOptions so;
+      so.halting = halting_from_string(halting) == Halting::kAdaptive ? infer::HaltMode::kAdaptive
+                                                                       : infer::HaltMode::kReference;
+      apply_sampling(sampling, true, so);
       // The checkpoint's header says what the model takes; the text is checked against it before
       // any weight is read.
       const Checkpoint ck = Checkpoint::read(ckpt);
       const ModelConfig c = ck.model_config();
       const PuzzleText p = parse_puzzle_for_checkpoint(text, source, ck.contents().config, c.vocab_size, c.seq_len, "the model in " + ckpt);
+      so.checker = checker_for(p);
+      // Givens that conflict, or a maze without a way through: not the model's fault, and no
+      // answer could be right, so say so instead of running it.
+      const std::string invalid = so.checker.puzzle_problem(p.tokens.data());
+      if (!invalid.empty()) throw Error(source + ": this puzzle is invalid / has no solution: " + invalid);
+      so.batch = so.samples;  // the K trajectories of the one puzzle, as one batch
       auto be = make_backend(backend);
       apply_precision(*be, precision);
       auto model = std::make_unique<TrmModel>(c, *be);
       ck.load_model(*model, true);
-      const Halting h = halting_from_string(halting);
-      model->reserve(1, false);
-      InferenceCarry carry(*model, 1);
-      carry.reset(1);
-      std::vector<std::int32_t> ids{0}, pred;
-      const Batch batch{1, p.tokens.data(), nullptr, ids.data()};
-      nlohmann::json steps = nlohmann::json::array();
-      int used = 0;
-      float q[2];
-      for (int s = 1; s <= c.halt_max_steps; ++s) {
-        carry.forward(batch);
-        predictions(*model, 1, pred);
-        be->to_host(model->q(), q, 2);
-        used = s;
-        const std::string problem = check_answer(p, pred);
-        if (show_steps && !json_out)
-          std::printf("step %d  q_halt %+.3f (p=%.3f)  %s\n%s", s, q[0], 1 / (1 + std::exp(-q[0])),
-                      problem.empty() ? "valid" : problem.c_str(), format_tokens(p, pred).c_str());
-        steps.push_back({{"step", s}, {"q_halt", q[0]}, {"valid", problem.empty()}});
-        if (h == Halting::kAdaptive && halt_signal(c, q)) break;  // TRM: q_halt > 0; HRM: q_halt > q_continue
-      }
-      const std::string problem = check_answer(p, pred);
+      infer::Solver solver(*model, so);
+      // Per trajectory, its steps; the chosen one's go into the JSON.
+      std::vector<nlohmann::json> steps(static_cast<std::size_t>(so.samples), nlohmann::json::array());
+      std::vector<std::int32_t> shown;
+      const std::vector<std::int32_t> ids{0};
+      std::vector<infer::Answer> answers;
+      solver.solve(p.tokens.data(), ids.data(), 1, answers,
+                   [&](std::int64_t, int sample, int step, const std::int32_t* tok, float conf, bool verified) {
+                     steps[static_cast<std::size_t>(sample)].push_back(
+                         {{"step", step}, {"confidence", conf}, {"valid", verified}});
+                     if (!show_steps || json_out) return;
+                     shown.assign(tok, tok + c.seq_len);
+                     const std::string problem = verified ? "" : so.checker.problem(p.tokens.data(), tok);
+                     std::printf("%sstep %d  confidence %.3f  %s\n%s",
+                                 so.samples > 1 ? ("sample " + std::to_string(sample + 1) + "  ").c_str() : "", step,
+                                 conf, verified ? "valid" : problem.c_str(), format_tokens(p, shown).c_str());
+                   });
+      const infer::Answer& a = answers.front();
+      const bool ok = a.check == infer::CheckStatus::kVerified;
+      const std::string problem = ok ? "" : so.checker.problem(p.tokens.data(), a.tokens.data());
       if (json_out) {
-        std::printf("%s\n", nlohmann::json{{"solution", format_tokens(p, pred)},
-                                           {"valid", problem.empty()},
-                                           {"steps_used", used},
-                                           {"steps", steps}}
-                                .dump()
-                                .c_str());
+        nlohmann::json j{{"solution", format_tokens(p, a.tokens)},
+                         {"valid", ok},
+                         {"check", infer::to_string(a.check)},
+                         {"confidence", a.confidence},
+                         {"steps_used", a.steps},
+                         {"steps", steps[static_cast<std::size_t>(a.sample)]}};
+        if (!ok) j["problem"] = problem;
+        if (so.samples > 1) {
+          j["samples"] = so.samples;
+          j["sample"] = a.sample;
+          j["select"] = infer::to_string(so.select);
+          j["steps_all_samples"] = a.total_steps;
+        }
+        std::printf("%s\n", j.dump().c_str());
       } else {
-        std::printf("%s", format_tokens(p, pred).c_str());
-        std::printf("%s after %d supervision step%s\n",
-                    !has_checker(p) ? "answer (no checker for this task)" : problem.empty() ? "solved" : ("not solved: " + problem).c_str(),
-                    used, used == 1 ? "" : "s");
+        // With --steps the final grid was just printed as the last step: only the verdict follows.
+        if (!show_steps || so.samples > 1) std::printf("%s", format_tokens(p, a.tokens).c_str());
+        std::printf("%s after %d supervision step%s, confidence %.3f%s\n",
+                    ok ? "solved (verified)" : ("not solved (unverified): " + problem).c_str(), a.steps,
+                    a.steps == 1 ? "" : "s", a.confidence,
+                    so.samples > 1 ? (", sample " + std::to_string(a.sample + 1) + " of " + std::to_string(so.samples) +
+                                      " chosen by " + infer::to_string(so.select))
+                                         .c_str()
+                                   : "");
       }
-      return problem.empty() ? 0 : 1;
+      return ok ? 0 : 1;
     };
   });
 }

@@ -20,6 +20,7 @@ void add_arc_commands(CLI::App& app, Action& action);               // cmd_arc.c
 void add_train_command(CLI::App& app, Action& action);
 void add_eval_command(CLI::App& app, Action& action);
 void add_solve_command(CLI::App& app, Action& action);
+void add_predict_command(CLI::App& app, Action& action);  // cmd_predict.cpp
 void add_info_commands(CLI::App& app, Action& action);
 void add_bench_command(CLI::App& app, Action& action);
 void add_report_command(CLI::App& app, Action& action);

@@ -5,15 +5,17 @@
 #include <exception>
 
 #include "cli/commands.h"
+#include "cli/help_example.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
-      "trm - the Tiny Recursive Model in C++.\n"
+      std::string("trm - the Tiny Recursive Model in C++.\n") +
       "Typical session:\n"
       "  trm data generate sudoku --n 4 --out data/sudoku4      # or: trm data build sudoku / maze / grid, trm data download\n"
       "  trm train tiny-sudoku-mlp --data data/sudoku4 --out runs/s4 --max-steps 400 --batch 128   # ~1 min on 2 cores\n"
       "  trm eval --checkpoint runs/s4/final.safetensors --data data/sudoku4\n"
-      "  trm solve --checkpoint runs/s4/final.safetensors '1..4.3....2.4..1' --steps\n"
+      "  trm solve --checkpoint runs/s4/final.safetensors '" + trm::cli::kHelpPuzzle + "' --steps\n" +
+      "  trm predict --checkpoint runs/s4/final.safetensors --data data/sudoku4 --out predictions.jsonl\n"
       "Cost first: trm train PRESET --data DIR --out DIR --dry-run (size, FLOPs, step time, memory, ETA; writes nothing).\n"
       "CPU-sized presets: tiny-sudoku-mlp, tiny-maze, cpu-sudoku, cpu-maze, cpu-arc (trm presets lists all).\n"
       "Your own task: trm data build grid --train FILE --test FILE --out DIR (docs/DATA.md).\n"
@@ -26,6 +28,7 @@ int main(int argc, char** argv) {
   trm::cli::add_train_command(app, action);
   trm::cli::add_eval_command(app, action);
   trm::cli::add_solve_command(app, action);
+  trm::cli::add_predict_command(app, action);
   trm::cli::add_info_commands(app, action);
   trm::cli::add_bench_command(app, action);
   trm::cli::add_report_command(app, action);

@@ -60,6 +60,94 @@ void predictions(TrmModel& model, int batch, std::vector<std::int32_t>& out) {
   }
 }
 
+namespace {
+// Adaptive halting, sampling and checking on the inference engine (trm/infer/solver.h): the split
+// is fed to one Solver in chunks of several batches, so freed rows are refilled across batches.
+EvalResult evaluate_on_engine(TrmModel& model, const data::Dataset& split, const EvalOptions& opt,
+                              const EvalProgress& progress) {
+  const ModelConfig& c = model.config();
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::int64_t total = rows_covered(split, opt.max_examples);
+  const int T = c.halt_max_steps, S = c.seq_len;
+  infer::SolverOptions so;
+  so.halting = opt.halting == Halting::kAdaptive ? infer::HaltMode::kAdaptive : infer::HaltMode::kReference;
+  so.samples = opt.samples;
+  so.noise = opt.noise;
+  so.select = opt.select;
+  so.seed = opt.seed;
+  if (opt.check || opt.select == infer::Select::kChecker) so.checker = infer::checker_for_dataset(split);
+  infer::validate(so);
+  so.batch = std::max(1, static_cast<int>(std::min<std::int64_t>(
+                             opt.batch, std::max<std::int64_t>(total, 1) * std::max(opt.samples, 1))));
+  infer::Solver solver(model, so);
+  const std::int64_t chunk = std::max<std::int64_t>(1024, 8 * static_cast<std::int64_t>(so.batch));
+  data::Batch rows;
+  std::vector<infer::Answer> answers;
+  // Per example of the chunk: whether trajectory 0's answer after step k+1 is exact, and the last
+  // step it ran (exact_by_step holds the stopped answer after that, as the whole-batch loop).
+  std::vector<std::uint8_t> exact_step;
+  std::vector<int> last0;
+  EvalResult r;
+  r.halting = opt.halting;
+  r.checker = infer::to_string(so.checker.family());
+  r.exact_by_step.assign(static_cast<std::size_t>(T), 0.0);
+  double exact = 0, cells_ok = 0, cells = 0, steps = 0, q_ok = 0;
+  for (std::int64_t begin = 0; begin < total; begin += chunk) {
+    const int m = static_cast<int>(std::min(chunk, total - begin));
+    data::collate_range(split, begin, m, rows);
+    exact_step.assign(static_cast<std::size_t>(m) * T, 0);
+    last0.assign(static_cast<std::size_t>(m), 0);
+    const std::int32_t* labels = rows.labels.data();
+    solver.solve(
+        rows.inputs.data(), rows.puzzle_identifiers.data(), m, answers,
+        [&](std::int64_t p, int sample, int step, const std::int32_t* tok, float, bool) {
+          if (sample != 0) return;
+          const std::int32_t* lab = labels + p * S;
+          bool ok = true;
+          for (int i = 0; i < S && ok; ++i) ok = lab[i] < 0 || lab[i] == tok[i];
+          exact_step[static_cast<std::size_t>(p) * T + static_cast<std::size_t>(step - 1)] = ok;
+          last0[static_cast<std::size_t>(p)] = step;
+        },
+        [&](std::int64_t done, std::int64_t) {
+          if (progress) progress(begin + done, total);
+        });
+    r.row_steps += solver.row_steps();
+    for (int p = 0; p < m; ++p) {
+      const infer::Answer& a = answers[static_cast<std::size_t>(p)];
+      const std::int32_t* lab = labels + static_cast<std::ptrdiff_t>(p) * S;
+      int ok = 0, valid = 0;
+      for (int i = 0; i < S; ++i) {
+        if (lab[i] < 0) continue;
+        ++valid;
+        ok += lab[i] == a.tokens[static_cast<std::size_t>(i)];
+      }
+      const bool ex = a.finite && ok == valid;  // a non-finite answer counts as wrong
+      exact += ex;
+      cells_ok += a.finite ? ok : 0;
+      cells += valid;
+      steps += a.steps;
+      q_ok += a.finite && (a.q_halt >= 0.0f) == ex;
+      r.nonfinite += !a.finite;
+      r.verified += a.check == infer::CheckStatus::kVerified;
+      const int last = std::max(1, last0[static_cast<std::size_t>(p)]);
+      for (int s = 1; s <= T; ++s)
+        r.exact_by_step[static_cast<std::size_t>(s - 1)] +=
+            exact_step[static_cast<std::size_t>(p) * T + static_cast<std::size_t>(std::min(s, last) - 1)];
+    }
+  }
+  if (total > 0) {
+    r.n = total;
+    r.exact_accuracy = exact / static_cast<double>(total);
+    r.cell_accuracy = cells > 0 ? cells_ok / cells : 0.0;
+    r.avg_steps = steps / static_cast<double>(total);
+    r.q_halt_accuracy = q_ok / static_cast<double>(total);
+    for (auto& v : r.exact_by_step) v /= static_cast<double>(total);
+  }
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return r;
+}
+}  // namespace
+
 EvalResult evaluate(TrmModel& model, const data::Dataset& split, const EvalOptions& opt, const EvalProgress& progress) {
   const ModelConfig& c = model.config();
   if (split.meta.seq_len != c.seq_len)
@@ -67,6 +155,9 @@ EvalResult evaluate(TrmModel& model, const data::Dataset& split, const EvalOptio
   if (split.meta.vocab_size > c.vocab_size)
     throw Error("evaluate: the split's vocab_size " + std::to_string(split.meta.vocab_size) + " exceeds the model's " +
                 std::to_string(c.vocab_size));
+  if ((opt.halting == Halting::kAdaptive && !opt.whole_batch) || opt.samples != 1 || opt.check ||
+      opt.select == infer::Select::kChecker)
+    return evaluate_on_engine(model, split, opt, progress);
   const auto t0 = std::chrono::steady_clock::now();
   EvalBatches batches(model, split, opt.max_examples, opt.batch);
   const std::int64_t total = batches.total();
@@ -91,6 +182,7 @@ EvalResult evaluate(TrmModel& model, const data::Dataset& split, const EvalOptio
     int running = n, last = 0;
     for (int s = 1; s <= T && running > 0; ++s) {
       batches.carry().forward(batch);
+      r.row_steps += n;
       model.loss(batch, 1, false, lr);
       be.to_host(model.q(), q.data(), 2 * n);
       // One pass over the batch's logits; per example only when something is off (rare).

@@ -3,14 +3,20 @@
 //   halting "reference": always all steps; the prediction is the last step's (as the reference).
 //   halting "adaptive":  an example stops at the first step whose q logits give the model's own
 //                        halt signal (halt_signal() in trm/train/act.h: TRM q_halt > 0, HRM q_halt >
-//                        q_continue), or at the last step; its prediction is that step's. Batches
-//                        whose examples have all stopped end early.
+//                        q_continue), or at the last step; its prediction is that step's. Runs on
+//                        the inference engine (trm/infer/solver.h): a stopped example leaves the
+//                        batch and the next one takes its row (per-sample halting).
+//   EvalOptions::whole_batch: the older adaptive loop, kept to measure against, where a batch
+//                        ends early only once all its examples have stopped.
+// With samples > 1 or check, both halting modes run on the engine (test-time sampling, checker-
+// gated halting).
 #pragma once
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "trm/infer/solver.h"
 #include "trm/train/act.h"
 #include "trm/data/sampler.h"
 #include "trm/model/model.h"
@@ -25,6 +31,15 @@ struct EvalOptions {
   int batch = 256;
   std::int64_t max_examples = 0;  // 0 = the whole split; else its first N rows
   Halting halting = Halting::kReference;
+  bool whole_batch = false;  // adaptive on the older whole-batch loop (for comparison)
+  // Test-time sampling and checking (trm/infer/solver.h); the checker is the one the split's data
+  // fits (infer::checker_for_dataset). With check, an answer the checker rejects does not halt
+  // early under adaptive halting.
+  int samples = 1;
+  float noise = 0.0f;
+  infer::Select select = infer::Select::kConfidence;
+  std::uint64_t seed = 0;
+  bool check = false;
 };
 
 struct EvalResult {
@@ -40,6 +55,10 @@ struct EvalResult {
   std::vector<double> exact_by_step;  // exact accuracy if every example stopped after step k+1
   Halting halting = Halting::kReference;
   double seconds = 0;
+  // Checker verdicts of the answers (0 when there is no checker or check was off).
+  std::int64_t verified = 0;
+  std::string checker = "none";  // the puzzle family checked
+  std::int64_t row_steps = 0;     // batch rows summed over forwards: the compute spent
 };
 
 // Progress callback: (examples done, examples total).
