@@ -50,7 +50,7 @@ static int on_progress(const trm_train_progress* p, void* user) {
 }
 
 /* Four 4x4 puzzles in the builders' tokens (1 blank, digit d -> d + 1). */
-static const char* kPuzzles[4] = {"1..4..1..1..4..1", ".2..3..1..1..4..", "12....1..3....4.", "...3..2..2..1..."};
+static const char* kPuzzles[4] = {"1..43..2.1..4..1", ".2..3..2..4..3..", "12....1..1....2.", "...4..1..1...3.."};
 enum { kN = 4, kS = 16 };
 
 static void encode(int32_t* tokens) {

@@ -50,7 +50,7 @@ TEST(Download, FailuresAreClearAndVerifiedFilesLand) {
   TempDir tmp;
   // Nothing listens on port 1: curl fails at once (connection refused is not retried).
   const std::string url = "http://127.0.0.1:1/datasets/sapientinc/x/resolve/main/train.csv";
-  expect_error([&] { download_file(url, tmp / "train.csv"); }, {url, "--data"});
+  expect_error([&] { download_file(url, tmp / "train.csv"); }, {url, "--train-csv FILE"});
   EXPECT_FALSE(fs::exists(tmp / "train.csv"));
   EXPECT_FALSE(fs::exists(tmp / "train.csv.part"));
   expect_error([] { remote_dataset_files("imagenet"); }, {"imagenet", "maze-30x30-hard-1k"});

@@ -77,9 +77,27 @@ Fixture& fx() {
 // halt signal or the last step.
 struct Plain {
   std::vector<std::int32_t> tokens;  // [n, S]
+  std::vector<float> margin;         // [n, S]: top logit minus the runner-up, at the answer's step
   std::vector<int> steps;
   std::vector<float> q;
 };
+
+// The answers of the engine and of the whole-batch loop agree token for token, except where the
+// whole-batch logits were a near-tie: the GEMM's blocking depends on the number of rows, so sums
+// round differently (~1e-5 relative per step), and this random model's 8-step recursion grows that
+// to a few hundredths -- enough to flip an argmax whose top two logits are that close, never one
+// with a clear winner (a row mixed up by compaction would disagree at clear winners). Returns the
+// tokens that differ at a clear winner (margin >= 0.1), and counts all differences in `near_ties`.
+int clear_disagreements(const std::int32_t* got, const Plain& want, int b, int S, int& near_ties) {
+  int clear = 0;
+  for (int t = 0; t < S; ++t) {
+    const std::size_t i = static_cast<std::size_t>(b) * S + t;
+    if (got[t] == want.tokens[i]) continue;
+    ++near_ties;
+    if (want.margin[i] >= 0.1f) ++clear;
+  }
+  return clear;
+}
 Plain whole_batch(bool adaptive) {
   Fixture& f = fx();
   const int S = f.cfg.seq_len, T = f.cfg.halt_max_steps;
@@ -89,6 +107,9 @@ Plain whole_batch(bool adaptive) {
   const Batch batch{f.n, f.rows.inputs.data(), nullptr, f.rows.puzzle_identifiers.data()};
   Plain p;
   p.tokens.assign(static_cast<std::size_t>(f.n) * S, 0);
+  p.margin.assign(p.tokens.size(), 0.0f);
+  const int V = f.cfg.vocab_size;
+  std::vector<float> logits(static_cast<std::size_t>(f.n) * S * V);
   p.steps.assign(static_cast<std::size_t>(f.n), 0);
   p.q.assign(static_cast<std::size_t>(f.n), 0.0f);
   std::vector<std::int32_t> pred;
@@ -97,9 +118,18 @@ Plain whole_batch(bool adaptive) {
     carry.forward(batch);
     predictions(*f.model, f.n, pred);
     f.be->to_host(f.model->q(), q.data(), 2 * f.n);
+    f.be->to_host(f.model->logits(), logits.data(), static_cast<std::int64_t>(logits.size()));
     for (int b = 0; b < f.n; ++b) {
       if (p.steps[static_cast<std::size_t>(b)]) continue;
       std::copy_n(pred.begin() + b * S, S, p.tokens.begin() + b * S);
+      for (int t = 0; t < S; ++t) {
+        const float* x = logits.data() + (static_cast<std::size_t>(b) * S + t) * V;
+        const std::int32_t top = pred[static_cast<std::size_t>(b) * S + t];
+        float second = -INFINITY;
+        for (int v = 0; v < V; ++v)
+          if (v != top) second = std::max(second, x[v]);
+        p.margin[static_cast<std::size_t>(b) * S + t] = x[top] - second;
+      }
       p.q[static_cast<std::size_t>(b)] = q[static_cast<std::size_t>(2 * b)];
       if (s == T || (adaptive && halt_signal(f.cfg, q.data() + 2 * b))) p.steps[static_cast<std::size_t>(b)] = s;
     }
@@ -122,10 +152,11 @@ TEST(Solver, PerSampleHaltingEqualsTheWholeBatchLoop) {
     solver.solve(f.rows.inputs.data(), f.rows.puzzle_identifiers.data(), f.n, got);
     ASSERT_EQ(static_cast<int>(got.size()), f.n);
     std::int64_t rows = 0;
+    int near_ties = 0;
     for (int b = 0; b < f.n; ++b) {
       const Answer& a = got[static_cast<std::size_t>(b)];
       EXPECT_EQ(a.steps, want.steps[static_cast<std::size_t>(b)]) << "batch " << batch << " puzzle " << b;
-      EXPECT_TRUE(std::equal(a.tokens.begin(), a.tokens.end(), want.tokens.begin() + b * f.cfg.seq_len))
+      EXPECT_EQ(clear_disagreements(a.tokens.data(), want, b, f.cfg.seq_len, near_ties), 0)
           << "batch " << batch << " puzzle " << b;
       // Not bit-equal: the GEMM's blocking depends on the number of rows, so sums round
       // differently (~1e-5 relative per step, grown to ~0.03 in q over 8 steps of this random
@@ -138,6 +169,7 @@ TEST(Solver, PerSampleHaltingEqualsTheWholeBatchLoop) {
     }
     // Per-sample halting: only the rows still running are computed.
     EXPECT_EQ(solver.row_steps(), rows);
+    EXPECT_LE(near_ties, f.n * f.cfg.seq_len / 20) << "batch " << batch;  // rare, as rounding is
   }
 }
 
@@ -146,14 +178,17 @@ TEST(Solver, ReferenceHaltingRunsEveryStep) {
   const Plain want = whole_batch(false);
   SolverOptions o;
   o.halting = HaltMode::kReference;
-  o.batch = 16;
+  // The whole set in one batch: the same GEMM shapes as the loop above, so the same numbers
+  // (across batch sizes this random model's recursion amplifies rounding past near-ties).
+  o.batch = f.n;
   Solver solver(*f.model, o);
   std::vector<Answer> got;
   solver.solve(f.rows.inputs.data(), f.rows.puzzle_identifiers.data(), f.n, got);
   for (int b = 0; b < f.n; ++b) {
     EXPECT_EQ(got[static_cast<std::size_t>(b)].steps, f.cfg.halt_max_steps);
     EXPECT_TRUE(std::equal(got[static_cast<std::size_t>(b)].tokens.begin(), got[static_cast<std::size_t>(b)].tokens.end(),
-                           want.tokens.begin() + b * f.cfg.seq_len));
+                           want.tokens.begin() + b * f.cfg.seq_len))
+        << "puzzle " << b;
   }
 }
 

@@ -61,6 +61,8 @@ void add_solve_command(CLI::App& app, Action& action) {
       const ModelConfig c = ck.model_config();
       const PuzzleText p = parse_puzzle_for_checkpoint(text, source, ck.contents().config, c.vocab_size, c.seq_len, "the model in " + ckpt);
       so.checker = checker_for(p);
+      // "auto" picks the checker rule only where there is a checker (a grid task has none).
+      if (sampling.select == "auto" && !so.checker.active()) so.select = infer::Select::kConfidence;
       // Givens that conflict, or a maze without a way through: not the model's fault, and no
       // answer could be right, so say so instead of running it.
       const std::string invalid = so.checker.puzzle_problem(p.tokens.data());
@@ -88,16 +90,17 @@ void add_solve_command(CLI::App& app, Action& action) {
                                  conf, verified ? "valid" : problem.c_str(), format_tokens(p, shown).c_str());
                    });
       const infer::Answer& a = answers.front();
+      const bool checked = so.checker.active();  // a grid task (trm data build grid) has no rules to check
       const bool ok = a.check == infer::CheckStatus::kVerified;
-      const std::string problem = ok ? "" : so.checker.problem(p.tokens.data(), a.tokens.data());
+      const std::string problem = ok || !checked ? "" : so.checker.problem(p.tokens.data(), a.tokens.data());
       if (json_out) {
         nlohmann::json j{{"solution", format_tokens(p, a.tokens)},
-                         {"valid", ok},
+                         {"valid", checked ? nlohmann::json(ok) : nlohmann::json(nullptr)},
                          {"check", infer::to_string(a.check)},
                          {"confidence", a.confidence},
                          {"steps_used", a.steps},
                          {"steps", steps[static_cast<std::size_t>(a.sample)]}};
-        if (!ok) j["problem"] = problem;
+        if (checked && !ok) j["problem"] = problem;
         if (so.samples > 1) {
           j["samples"] = so.samples;
           j["sample"] = a.sample;
@@ -109,14 +112,17 @@ void add_solve_command(CLI::App& app, Action& action) {
         // With --steps the final grid was just printed as the last step: only the verdict follows.
         if (!show_steps || so.samples > 1) std::printf("%s", format_tokens(p, a.tokens).c_str());
         std::printf("%s after %d supervision step%s, confidence %.3f%s\n",
-                    ok ? "solved (verified)" : ("not solved (unverified): " + problem).c_str(), a.steps,
+                    !checked ? "answer (no checker for this task)"
+                    : ok     ? "solved (verified)"
+                             : ("not solved (unverified): " + problem).c_str(),
+                    a.steps,
                     a.steps == 1 ? "" : "s", a.confidence,
                     so.samples > 1 ? (", sample " + std::to_string(a.sample + 1) + " of " + std::to_string(so.samples) +
                                       " chosen by " + infer::to_string(so.select))
                                          .c_str()
                                    : "");
       }
-      return ok ? 0 : 1;
+      return ok || !checked ? 0 : 1;
     };
   });
 }

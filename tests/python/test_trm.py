@@ -12,7 +12,7 @@ import pytest
 import trm
 
 TRM_BIN = os.environ["TRM_BIN"]
-PUZZLES = ["1..4..1..1..4..1", ".2..3..1..1..4..", "12....1..3....4.", "...3..2..2..1..."]
+PUZZLES = ["1..43..2.1..4..1", ".2..3..2..4..3..", "12....1..1....2.", "...4..1..1...3.."]
 
 
 def encode(text):
@@ -118,7 +118,7 @@ def test_solve_text_matches_cli(run):
         assert cli.returncode in (0, 1), cli.stderr  # 1: the answer is not a valid solution
         assert json.loads(cli.stdout.strip().splitlines()[-1])["solution"] == mine["text"]
     with pytest.raises(trm.Error, match="puzzle"):
-        m.solve("1..4..1..1..4..1x")
+        m.solve("1..43..2.1..4..1x")
 
 
 def test_evaluate_matches_cli(run):
