@@ -22,21 +22,7 @@
 #include "trm/infer/solver.h"
 #include "trm/train/act.h"
 
-// Counts heap allocations while g_counting is set (as test_no_alloc.cpp): the solver's step loop
-// must allocate nothing. The replaced operator new takes its memory from malloc, so free is the
-// matching release; GCC cannot see that once it inlines make_unique, hence the pragma.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-namespace {
-std::atomic<bool> g_counting{false};
-std::atomic<long> g_allocations{0};
-}  // namespace
-void* operator new(std::size_t n) {
-  if (g_counting.load(std::memory_order_relaxed)) g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#include "alloc_counter.h"
 
 namespace trm::infer {
 namespace {

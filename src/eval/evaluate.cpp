@@ -27,6 +27,21 @@ std::int64_t rows_covered(const data::Dataset& split, std::int64_t max_examples)
 int batch_for(std::int64_t total, int batch) {
   return std::max(1, static_cast<int>(std::min<std::int64_t>(batch, std::max<std::int64_t>(total, 1))));
 }
+// The per-example sums of an evaluation, and the result they give over `total` examples.
+struct Sums {
+  double exact = 0, cells_ok = 0, cells = 0, steps = 0, q_ok = 0;
+};
+void finish(EvalResult& r, std::int64_t total, const Sums& s, std::chrono::steady_clock::time_point t0) {
+  if (total > 0) {
+    r.n = total;
+    r.exact_accuracy = s.exact / static_cast<double>(total);
+    r.cell_accuracy = s.cells > 0 ? s.cells_ok / s.cells : 0.0;
+    r.avg_steps = s.steps / static_cast<double>(total);
+    r.q_halt_accuracy = s.q_ok / static_cast<double>(total);
+    for (auto& v : r.exact_by_step) v /= static_cast<double>(total);
+  }
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
 TrmModel& reserved_for_inference(TrmModel& model, int batch) {
   model.reserve(batch, false);
   return model;
@@ -135,15 +150,7 @@ EvalResult evaluate_on_engine(TrmModel& model, const data::Dataset& split, const
             exact_step[static_cast<std::size_t>(p) * T + static_cast<std::size_t>(std::min(s, last) - 1)];
     }
   }
-  if (total > 0) {
-    r.n = total;
-    r.exact_accuracy = exact / static_cast<double>(total);
-    r.cell_accuracy = cells > 0 ? cells_ok / cells : 0.0;
-    r.avg_steps = steps / static_cast<double>(total);
-    r.q_halt_accuracy = q_ok / static_cast<double>(total);
-    for (auto& v : r.exact_by_step) v /= static_cast<double>(total);
-  }
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  finish(r, total, Sums{exact, cells_ok, cells, steps, q_ok}, t0);
   return r;
 }
 }  // namespace
@@ -220,15 +227,7 @@ EvalResult evaluate(TrmModel& model, const data::Dataset& split, const EvalOptio
     }
     if (progress) progress(batches.begin() + n, total);
   }
-  if (total > 0) {
-    r.n = total;
-    r.exact_accuracy = exact / static_cast<double>(total);
-    r.cell_accuracy = cells > 0 ? cells_ok / cells : 0.0;
-    r.avg_steps = steps / static_cast<double>(total);
-    r.q_halt_accuracy = q_ok / static_cast<double>(total);
-    for (auto& v : r.exact_by_step) v /= static_cast<double>(total);
-  }
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  finish(r, total, Sums{exact, cells_ok, cells, steps, q_ok}, t0);
   return r;
 }
 
