@@ -196,6 +196,25 @@ int main(int argc, char** argv) {
   so.halting = (trm_halting)7;
   CHECK_STATUS(trm_solve(model, inputs, kN, &so, &out), TRM_ERROR_BAD_INPUT);
   CHECK(contains(trm_last_error(), "halting"));
+  /* Test-time sampling with the Sudoku checker: 4 trajectories per puzzle, each answer verified or not. */
+  trm_solve_options_init(&so);
+  so.checker = TRM_CHECKER_SUDOKU;
+  so.samples = 4;
+  uint8_t check[kN];
+  out.check = check;
+  CHECK_STATUS(trm_solve(model, inputs, kN, &so, &out), TRM_OK);
+  for (int i = 0; i < kN; ++i) CHECK(check[i] == 1 || check[i] == 2);
+  out.check = NULL;
+  so.select = (trm_select)9;
+  CHECK_STATUS(trm_solve(model, inputs, kN, &so, &out), TRM_ERROR_BAD_INPUT);
+  CHECK(contains(trm_last_error(), "select"));
+  trm_solve_options_init(&so);
+  so.checker = (trm_checker)5;
+  CHECK_STATUS(trm_solve(model, inputs, kN, &so, &out), TRM_ERROR_BAD_INPUT);
+  CHECK(contains(trm_last_error(), "checker"));
+  trm_solve_options_init(&so);
+  so.samples = 0;
+  CHECK_STATUS(trm_solve(model, inputs, kN, &so, &out), TRM_ERROR_BAD_INPUT);
   trm_solve_options_init(&so);
   so.batch = 0;
   CHECK_STATUS(trm_solve(model, inputs, kN, &so, &out), TRM_ERROR_INVALID_ARGUMENT);

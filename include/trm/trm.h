@@ -117,9 +117,10 @@ typedef enum trm_checker {
 
 /* How one of several sampled trajectories is chosen (samples > 1). */
 typedef enum trm_select {
-  TRM_SELECT_CONFIDENCE = 0, /* the highest halting confidence */
-  TRM_SELECT_FIRST_HALT = 1, /* the first trajectory to halt */
-  TRM_SELECT_CHECKER = 2     /* the first answer the checker verifies, else the most confident */
+  TRM_SELECT_AUTO = 0,       /* TRM_SELECT_CHECKER with a checker, else TRM_SELECT_CONFIDENCE */
+  TRM_SELECT_CONFIDENCE = 1, /* the highest halting confidence */
+  TRM_SELECT_FIRST_HALT = 2, /* the first trajectory to halt */
+  TRM_SELECT_CHECKER = 3     /* the first answer the checker verifies, else the most confident */
 } trm_select;
 
 typedef struct trm_solve_options {
@@ -131,7 +132,7 @@ typedef struct trm_solve_options {
   int32_t samples;           /* test-time sampling: trajectories per puzzle; default 1 */
   float noise;               /* std of the noise on the latent state of trajectories 2..samples; default 0.3 */
   uint64_t seed;             /* of that noise; default 0 (results do not depend on the batch) */
-  trm_select select;         /* default TRM_SELECT_CHECKER with a checker, else TRM_SELECT_CONFIDENCE */
+  trm_select select;         /* default TRM_SELECT_AUTO */
 } trm_solve_options;
 
 TRM_API void trm_solve_options_init(trm_solve_options* options);

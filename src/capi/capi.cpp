@@ -85,11 +85,21 @@ void copy_name(char* dst, std::size_t size, const std::string& s) {
   std::memcpy(dst, s.data(), std::min(size - 1, s.size()));
 }
 
-trm::Halting to_halting(trm_halting h, const char* function) {
+// An enum field a C caller filled, as the int it holds: C lets any int through, and reading a value
+// outside the enumerators through the C++ enum type is undefined behaviour.
+template <class E>
+int raw_enum(const E& e) {
+  static_assert(sizeof(E) == sizeof(int), "C enums are ints on the platforms trm supports");
+  int v;
+  std::memcpy(&v, &e, sizeof v);
+  return v;
+}
+
+trm::Halting to_halting(int h, const char* function) {
   if (h == TRM_HALTING_ADAPTIVE) return trm::Halting::kAdaptive;
   if (h == TRM_HALTING_REFERENCE) return trm::Halting::kReference;
   throw trm::Error(std::string(function) + ": halting must be TRM_HALTING_ADAPTIVE or TRM_HALTING_REFERENCE (got " +
-                   std::to_string(static_cast<int>(h)) + ")");
+                   std::to_string(h) + ")");
 }
 
 }  // namespace
@@ -183,7 +193,7 @@ void trm_solve_options_init(trm_solve_options* o) {
   o->samples = 1;
   o->noise = 0.3f;
   o->seed = 0;
-  o->select = static_cast<trm_select>(-1);  // "not set": the checker rule with a checker, else confidence
+  o->select = TRM_SELECT_AUTO;
 }
 
 void trm_solve_output_init(trm_solve_output* o) {
@@ -213,29 +223,30 @@ trm_status trm_solve(trm_model* model, const int32_t* inputs, int64_t n, const t
     req.puzzle_ids = o.puzzle_ids;
     req.n = n;
     req.batch = o.batch;
-    req.halting = to_halting(o.halting, "trm_solve");
+    req.halting = to_halting(raw_enum(o.halting), "trm_solve");
     req.samples = o.samples;
     req.noise = o.noise;
     req.seed = o.seed;
     const trm::ModelConfig& c = model->model->config();
-    if (o.checker == TRM_CHECKER_SUDOKU || o.checker == TRM_CHECKER_MAZE) {
+    const int checker = raw_enum(o.checker), select = raw_enum(o.select);
+    if (checker == TRM_CHECKER_SUDOKU || checker == TRM_CHECKER_MAZE) {
       const int side = static_cast<int>(std::lround(std::sqrt(static_cast<double>(c.seq_len))));
       if (side * side != c.seq_len)
         throw trm::Error("trm_solve: options->checker needs a square grid; this model's seq_len is " + std::to_string(c.seq_len));
       req.checker = trm::infer::Checker(
-          o.checker == TRM_CHECKER_SUDOKU ? trm::infer::PuzzleFamily::kSudoku : trm::infer::PuzzleFamily::kMaze, side);
-    } else if (o.checker != TRM_CHECKER_NONE) {
-      throw trm::Error("trm_solve: options->checker is " + std::to_string(static_cast<int>(o.checker)) +
+          checker == TRM_CHECKER_SUDOKU ? trm::infer::PuzzleFamily::kSudoku : trm::infer::PuzzleFamily::kMaze, side);
+    } else if (checker != TRM_CHECKER_NONE) {
+      throw trm::Error("trm_solve: options->checker is " + std::to_string(checker) +
                        " (TRM_CHECKER_NONE, TRM_CHECKER_SUDOKU or TRM_CHECKER_MAZE)");
     }
-    switch (static_cast<int>(o.select)) {
-      case -1: req.select = req.checker.active() ? trm::infer::Select::kChecker : trm::infer::Select::kConfidence; break;
+    switch (select) {
+      case TRM_SELECT_AUTO: req.select = req.checker.active() ? trm::infer::Select::kChecker : trm::infer::Select::kConfidence; break;
       case TRM_SELECT_CONFIDENCE: req.select = trm::infer::Select::kConfidence; break;
       case TRM_SELECT_FIRST_HALT: req.select = trm::infer::Select::kFirstHalt; break;
       case TRM_SELECT_CHECKER: req.select = trm::infer::Select::kChecker; break;
       default:
-        throw trm::Error("trm_solve: options->select is " + std::to_string(static_cast<int>(o.select)) +
-                         " (TRM_SELECT_CONFIDENCE, TRM_SELECT_FIRST_HALT or TRM_SELECT_CHECKER)");
+        throw trm::Error("trm_solve: options->select is " + std::to_string(select) +
+                         " (TRM_SELECT_AUTO, TRM_SELECT_CONFIDENCE, TRM_SELECT_FIRST_HALT or TRM_SELECT_CHECKER)");
     }
     trm::capi::SolveResult res{out.answers, out.steps, out.confidence, out.nonfinite, out.check, 0};
     const std::lock_guard<std::mutex> hold(model->lock);
@@ -283,7 +294,7 @@ trm_status trm_evaluate(trm_model* model, const char* data_dir, const trm_eval_o
     trm::EvalOptions eo;
     eo.batch = o.batch;
     eo.max_examples = o.max_examples;
-    eo.halting = to_halting(o.halting, "trm_evaluate");
+    eo.halting = to_halting(raw_enum(o.halting), "trm_evaluate");
     const trm::data::Dataset ds = trm::data::read_split(data_dir, o.split ? o.split : "test");
     const std::lock_guard<std::mutex> hold(model->lock);
     const trm::EvalResult r = trm::evaluate(*model->model, ds, eo);
