@@ -76,6 +76,14 @@ T read_struct(const T* given, T defaults, const char* what) {
   return defaults;
 }
 
+// An output struct must come from its *_init function: its struct_size says so.
+template <class T>
+void require_initialized(const T& s, const char* what) {
+  if (s.struct_size != sizeof(T))
+    throw trm::Error(std::string(what) + ".struct_size is " + std::to_string(s.struct_size) + "; expected " +
+                     std::to_string(sizeof(T)) + " (call " + what + "_init first)");
+}
+
 trm_status null_argument(const char* function, const char* argument) {
   return fail(TRM_ERROR_INVALID_ARGUMENT, std::string(function) + ": " + argument + " is NULL");
 }
@@ -159,9 +167,7 @@ trm_status trm_model_get_info(const trm_model* model, trm_model_info* info) {
   if (!model) return null_argument("trm_model_get_info", "model");
   if (!info) return null_argument("trm_model_get_info", "info");
   return guarded([&] {
-    if (info->struct_size != sizeof(trm_model_info))
-      throw trm::Error("trm_model_info.struct_size is " + std::to_string(info->struct_size) + "; expected " +
-                       std::to_string(sizeof(trm_model_info)) + " (call trm_model_info_init first)");
+    require_initialized(*info, "trm_model_info");
     const trm::ModelConfig& c = model->model->config();
     copy_name(info->arch, sizeof info->arch, c.arch == trm::Arch::kHrm ? "hrm" : "trm");
     copy_name(info->backend, sizeof info->backend, model->backend->name());
@@ -283,9 +289,7 @@ trm_status trm_evaluate(trm_model* model, const char* data_dir, const trm_eval_o
     trm_eval_options defaults;
     trm_eval_options_init(&defaults);
     const trm_eval_options o = read_struct(options, defaults, "trm_eval_options");
-    if (result->struct_size != sizeof(trm_eval_result))
-      throw trm::Error("trm_eval_result.struct_size is " + std::to_string(result->struct_size) + "; expected " +
-                       std::to_string(sizeof(trm_eval_result)) + " (call trm_eval_result_init first)");
+    require_initialized(*result, "trm_eval_result");
     if (o.batch < 1)
       return fail(TRM_ERROR_INVALID_ARGUMENT, "trm_evaluate: options->batch is " + std::to_string(o.batch) + " (must be >= 1)");
     if (o.max_examples < 0)
@@ -321,9 +325,7 @@ void trm_train_result_init(trm_train_result* r) {
 trm_status trm_train(const char* config_json, trm_progress_fn progress, void* user_data, trm_train_result* result) {
   if (!config_json) return null_argument("trm_train", "config_json");
   return guarded([&] {
-    if (result && result->struct_size != sizeof(trm_train_result))
-      throw trm::Error("trm_train_result.struct_size is " + std::to_string(result->struct_size) + "; expected " +
-                       std::to_string(sizeof(trm_train_result)) + " (call trm_train_result_init first)");
+    if (result) require_initialized(*result, "trm_train_result");
     trm::TrainOptions o = trm::capi::train_options_from_json(config_json, "trm_train config");
     if (progress)
       o.on_progress = [progress, user_data](const trm::TrainProgress& p) {
