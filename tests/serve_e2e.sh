@@ -32,6 +32,10 @@ mckpt=$work/mrun/final.safetensors
 # MCP over stdio: the SDK spawns `trm mcp`.
 node "$here/mcp/client.mjs" stdio "$trm" "$ckpt" "$mckpt" || fail "MCP over stdio"
 
+# Garbage on stdin is a JSON-RPC parse error, and the server reads on.
+out=$(printf 'not json\n\xff\xfe\n{"jsonrpc":"2.0","id":1,"method":"ping"}\n' | "$trm" mcp --model "s4=$ckpt")
+[[ $(grep -c '"code":-32700' <<< "$out") == 2 && $out == *'"id":1'*'"result":{}'* ]] || fail "trm mcp on garbage answered: $out"
+
 # trm serve on a free port, with bearer auth.
 start_server() {
   TRM_API_KEY=k3y "$trm" serve --model "s4=$ckpt" --model "m7=$mckpt" --port 0 "$@" 2> "$work/serve.log" &
