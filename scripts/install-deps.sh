@@ -14,6 +14,7 @@ packages=(
   libyaml-cpp-dev          # all_config.yaml of the official TRM/HRM checkpoints (trm import / export)
   curl ca-certificates     # `trm data download`
   pybind11-dev python3-dev python3-numpy python3-pytest  # the Python module `trm` and its tests (docs/LIBRARY.md)
+  wrk                      # HTTP load generator for the trm serve measurements (docs/SERVING.md)
 )
 for arg in "$@"; do
   case $arg in
@@ -29,10 +30,19 @@ for p in "${packages[@]}"; do
 done
 if ((${#missing[@]} == 0)); then
   echo "install-deps: all ${#packages[@]} packages already installed"
-  exit 0
+else
+  sudo=""
+  if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+  echo "install-deps: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-sudo=""
-if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
-echo "install-deps: installing ${missing[*]}"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+# ---- npm: the MCP end-to-end test's client (tests/mcp, the official @modelcontextprotocol/sdk) ----
+# Installed from the committed package-lock.json; tests/serve_e2e.sh fails (not skips) without it.
+if command -v npm > /dev/null; then
+  echo "install-deps: npm ci in tests/mcp"
+  (cd "$(dirname "$0")/../tests/mcp" && npm ci --no-audit --no-fund --loglevel=error)
+else
+  echo "install-deps: npm not found: tests/mcp not installed (the serve_e2e test will fail)" >&2
+fi

@@ -4,7 +4,7 @@
 
 _trm_words() {
   case "$1" in
-    "") echo "data train eval solve predict presets info demo bench report arc import export --help --version" ;;
+    "") echo "data train eval solve predict presets info demo bench report arc import export serve mcp --help --version" ;;
     data) echo "generate build show download" ;;
     "data generate") echo "sudoku maze" ;;
     "data build") echo "sudoku maze arc grid" ;;
@@ -12,6 +12,8 @@ _trm_words() {
     train) echo "--data --out --batch --micro-batch --epochs --eval-interval --max-steps --checkpoint-every --eval-examples --eval-batch --eval-halting --seed --stop-after --time-budget --log-every --skip-nonfinite --backend --no-resume --quiet --dry-run --json" ;;
     eval) echo "--checkpoint --data --split --examples --batch --halting --raw-weights --backend" ;;
     solve) echo "--checkpoint --file --halting --steps --json --backend" ;;
+    serve) echo "--model --host --port --api-key --threads --max-body --backend --precision --max-batch --no-batching --batch-window-ms --max-queue --deadline-ms --max-samples --noise --no-halting-gate" ;;
+    mcp) echo "--model --backend --precision --max-batch --no-batching --batch-window-ms --max-queue --deadline-ms --max-samples --noise --no-halting-gate" ;;
     "data build grid") echo "--train --test --out --width --aug --num-aug --seed --force" ;;
     "data generate sudoku") echo "--out --n --clues --train --test --aug --seed --force" ;;
     "data generate maze") echo "--out --side --min-path --train --test --seed --force" ;;
