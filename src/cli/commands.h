@@ -26,6 +26,7 @@ void add_bench_command(CLI::App& app, Action& action);
 void add_report_command(CLI::App& app, Action& action);
 void add_import_commands(CLI::App& app, Action& action);
 void add_quantize_command(CLI::App& app, Action& action);  // cmd_quantize.cpp: trm quantize  // cmd_import.cpp: trm import | trm export
+void add_plot_command(CLI::App& app, Action& action);      // cmd_plot.cpp: trm plot (training curves)
 
 // --backend NAME on a command that computes (default "cpu"); the name is checked when the command
 // runs, by make_backend(), whose error names the backends this build has.
