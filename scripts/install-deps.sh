@@ -12,6 +12,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libcpp-httplib-dev
   libyaml-cpp-dev          # all_config.yaml of the official TRM/HRM checkpoints (trm import / export)
+  libcairo2-dev libgif-dev # pictures: trm plot, trm solve --render (PNG via cairo, GIF via giflib; docs/VISUALS.md)
+  chromium chromium-driver # the web page's real-browser test (tests/browser, driven by playwright-core)
   curl ca-certificates     # `trm data download`
   pybind11-dev python3-dev python3-numpy python3-pytest  # the Python module `trm` and its tests (docs/LIBRARY.md)
 )
@@ -29,10 +31,19 @@ for p in "${packages[@]}"; do
 done
 if ((${#missing[@]} == 0)); then
   echo "install-deps: all ${#packages[@]} packages already installed"
-  exit 0
+else
+  sudo=""
+  if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+  echo "install-deps: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-sudo=""
-if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
-echo "install-deps: installing ${missing[*]}"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+# ---- tests/browser: playwright-core for the web page's browser test (docs/VISUALS.md) ----------
+# Installed from the committed package-lock.json; the test drives Debian's /usr/bin/chromium, so
+# no browser is downloaded.
+if command -v npm > /dev/null; then
+  repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+  echo "install-deps: npm ci in tests/browser"
+  (cd "$repo/tests/browser" && npm ci --no-audit --no-fund --loglevel=error)
+fi
