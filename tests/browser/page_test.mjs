@@ -14,8 +14,10 @@ if (!screenshot) {
   process.exit(2);
 }
 const expected = JSON.parse(expectedJson);
-// "1 2 3 4\n3 4 1 2\n..." -> [1,2,3,4,3,4,1,2,...] with '.' (a blank) as 0
-const expectedCells = expected.solution.trim().split(/\s+/).join('').split('').map((ch) => (ch === '.' ? 0 : Number(ch)));
+// "1 2 3 4\n3 4 1 2\n..." -> [1,2,3,4,3,4,1,2,...] with '.' (a blank) as 0, and '?' (not a digit:
+// an untrained model's padding token) kept as '?'
+const cellValue = (ch) => (ch === '.' || ch === '' ? 0 : ch === '?' ? '?' : Number(ch));
+const expectedCells = expected.solution.trim().split(/\s+/).join('').split('').map(cellValue);
 const n = Math.round(Math.sqrt(puzzle.length));
 
 const failures = [];
@@ -61,7 +63,7 @@ try {
   await page.click('#solve');
   await page.waitForSelector('#answer-board[data-state="animating"], #answer-board[data-state="done"]', { timeout: 30000 });
   await page.waitForSelector('#answer-board[data-state="done"]', { timeout: 30000 });
-  const shown = await page.$$eval('#answer-board .cell', (els) => els.map((e) => (e.textContent === '' ? 0 : Number(e.textContent))));
+  const shown = (await page.$$eval('#answer-board .cell', (els) => els.map((e) => e.textContent))).map(cellValue);
   check(JSON.stringify(shown) === JSON.stringify(expectedCells),
     `the answer shown (${shown.join('')}) is trm solve's (${expectedCells.join('')})`);
   const steps = Number(await page.textContent('#r-steps'));

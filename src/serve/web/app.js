@@ -62,7 +62,10 @@
   // What one cell looks like: its text and colours. A pure function of the value (and the kind).
   function cellLook(kind, model, v) {
     switch (kind) {
-      case 'sudoku': return { text: v > 0 ? String(v) : '', cls: '' };
+      case 'sudoku': {  // 0 = blank; a value outside 1..n (a model that is not trained yet) shows as '?'
+        const n = model ? model.cols : 9;
+        return { text: v === 0 ? '' : Number.isInteger(v) && v >= 1 && v <= n ? String(v) : '?', cls: '' };
+      }
       case 'maze': return { text: v === START ? 'S' : v === GOAL ? 'G' : '', cls: ['wall', 'open', 'start', 'goal', 'path'][v] || 'bad' };
       case 'arc': return { text: '', bg: ARC[v] || '#fff' };
       default: {
