@@ -37,6 +37,8 @@ int main(int argc, char** argv) {
   trm::cli::add_import_commands(app, action);
   trm::cli::add_quantize_command(app, action);
   trm::cli::add_plot_command(app, action);
+  trm::cli::add_serve_command(app, action);
+  trm::cli::add_mcp_command(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

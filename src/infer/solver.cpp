@@ -135,15 +135,59 @@ void Solver::take(Answer& a, int slot, int sample, int steps, float q, float con
   a.sample = sample;
 }
 
+namespace {
+// solve() as a stream: the n puzzles in order, each answer copied into out[index].
+class ArrayStream final : public PuzzleStream {
+ public:
+  ArrayStream(const std::int32_t* inputs, const std::int32_t* ids, std::int64_t n, int seq_len, int samples,
+              bool reference, std::vector<Answer>& out, const StepObserver& observer, const SolveProgress& progress)
+      : inputs_(inputs), ids_(ids), n_(n), S_(seq_len), K_(samples), reference_(reference), out_(out),
+        observer_(observer), progress_(progress) {}
+  StreamPoll next(StreamPuzzle& p, int free_rows, bool) override {
+    if (next_ >= n_) return StreamPoll::kEnd;
+    if (free_rows < K_) return StreamPoll::kNone;
+    p.input = inputs_ + next_ * S_;
+    p.puzzle_id = ids_ ? ids_[next_] : 0;
+    p.tag = static_cast<std::uint64_t>(next_);
+    p.seed_index = static_cast<std::uint64_t>(next_);
+    p.samples = K_;
+    p.reference = reference_;
+    ++next_;
+    return StreamPoll::kPuzzle;
+  }
+  void done(std::uint64_t tag, const Answer& a) override {
+    Answer& o = out_[static_cast<std::size_t>(tag)];
+    std::copy(a.tokens.begin(), a.tokens.end(), o.tokens.begin());
+    o.step_confidence.assign(a.step_confidence.begin(), a.step_confidence.end());  // reserved: no allocation
+    o.steps = a.steps;
+    o.q_halt = a.q_halt;
+    o.confidence = a.confidence;
+    o.check = a.check;
+    o.sample = a.sample;
+    o.finite = a.finite;
+    o.total_steps = a.total_steps;
+    ++finished_;
+    if (progress_) progress_(finished_, n_);
+  }
+  bool observes_steps() const override { return static_cast<bool>(observer_); }
+  void step(std::uint64_t tag, int sample, int step, const std::int32_t* tokens, float conf, bool verified) override {
+    observer_(static_cast<std::int64_t>(tag), sample, step, tokens, conf, verified);
+  }
+
+ private:
+  const std::int32_t* inputs_;
+  const std::int32_t* ids_;
+  std::int64_t n_, next_ = 0, finished_ = 0;
+  int S_, K_;
+  bool reference_;
+  std::vector<Answer>& out_;
+  const StepObserver& observer_;
+  const SolveProgress& progress_;
+};
+}  // namespace
+
 void Solver::solve(const std::int32_t* inputs, const std::int32_t* puzzle_ids, std::int64_t n, std::vector<Answer>& out,
                    const StepObserver& observer, const SolveProgress& progress) {
-  const ModelConfig& c = model_.config();
-  Backend& be = model_.backend();
-  const int K = opt_.samples;
-  const Checker& chk = opt_.checker;
-  const bool noisy = K > 1 && opt_.noise > 0.0f;
-  const bool adaptive = opt_.halting == HaltMode::kAdaptive;
-  const std::int64_t row_logits = static_cast<std::int64_t>(S_) * V_;
   out.resize(static_cast<std::size_t>(n));
   for (Answer& a : out) {  // reset in place: a second solve() of as many puzzles allocates nothing
     a.tokens.assign(static_cast<std::size_t>(S_), 0);
@@ -154,36 +198,88 @@ void Solver::solve(const std::int32_t* inputs, const std::int32_t* puzzle_ids, s
     a.check = CheckStatus::kUnchecked;
     a.finite = true;
   }
-  pending_.assign(static_cast<std::size_t>(n), Pending{});
-  held_verified_.assign(static_cast<std::size_t>(n), 0);
-  std::vector<std::uint8_t>& held_verified = held_verified_;
+  ArrayStream stream(inputs, puzzle_ids, n, S_, opt_.samples, opt_.halting == HaltMode::kReference, out, observer,
+                     progress);
+  solve_stream(stream);
+}
+
+void Solver::solve_stream(PuzzleStream& stream) {
+  const ModelConfig& c = model_.config();
+  Backend& be = model_.backend();
+  const Checker& chk = opt_.checker;
+  const bool observe = stream.observes_steps();
+  const std::int64_t row_logits = static_cast<std::int64_t>(S_) * V_;
+  if (pending_.size() != static_cast<std::size_t>(B_)) {  // first use: one slot per row, answers sized
+    pending_.resize(static_cast<std::size_t>(B_));
+    for (Pending& p : pending_) {
+      p.answer.tokens.assign(static_cast<std::size_t>(S_), 0);
+      p.answer.step_confidence.reserve(static_cast<std::size_t>(T_));
+    }
+    free_pending_.reserve(static_cast<std::size_t>(B_));
+  }
+  free_pending_.clear();
+  for (int i = B_ - 1; i >= 0; --i) {
+    pending_[static_cast<std::size_t>(i)].used = false;
+    free_pending_.push_back(i);
+  }
   forwards_ = row_steps_ = 0;
-  std::int64_t next = 0, finished = 0;
+  bool ended = false;
   int active = 0;
-  while (finished < n) {
-    // Continuous batching: the next puzzles take the free rows, K rows each, from a fresh carry.
-    while (next < n && active + K <= B_) {
+  StreamPuzzle sp;
+  for (;;) {
+    // Continuous batching: new puzzles take the free rows, K rows each, from a fresh carry.
+    while (!ended && active < B_) {
+      sp = StreamPuzzle{};
+      const StreamPoll poll = stream.next(sp, B_ - active, active == 0);
+      if (poll == StreamPoll::kEnd) ended = true;
+      if (poll != StreamPoll::kPuzzle) break;
+      const int K = sp.samples > 0 ? sp.samples : opt_.samples;
+      if (K > B_) throw Error("a puzzle asks for " + std::to_string(K) + " samples; this solver has " + std::to_string(B_) + " rows");
+      TRM_ASSERT(K <= B_ - active && sp.input != nullptr, "solver: the stream gave a puzzle that does not fit");
+      TRM_ASSERT(!free_pending_.empty(), "solver: no free puzzle slot");
+      const int slot_p = free_pending_.back();
+      free_pending_.pop_back();
+      Pending& p = pending_[static_cast<std::size_t>(slot_p)];
+      p.used = true;
+      p.tag = sp.tag;
+      p.samples = K;
+      p.adaptive = !sp.reference;
+      p.live = K;
+      p.done = p.have = p.held_verified = false;
+      p.first_step = 0;
+      Answer& a = p.answer;
+      std::fill(a.tokens.begin(), a.tokens.end(), 0);
+      a.step_confidence.clear();
+      a.steps = a.sample = a.total_steps = 0;
+      a.q_halt = a.confidence = 0.0f;
+      a.check = CheckStatus::kUnchecked;
+      a.finite = true;
       for (int k = 0; k < K; ++k) {
         const int slot = active + k;
         Row& r = rows_[static_cast<std::size_t>(slot)];
-        r.puzzle = next;
+        r.puzzle = slot_p;
         r.sample = k;
         r.steps = 0;
-        r.rng = data::Rng(opt_.seed, static_cast<std::uint64_t>(next) * static_cast<std::uint64_t>(K) + static_cast<std::uint64_t>(k));
-        std::copy_n(inputs + next * S_, S_, tokens_.data() + static_cast<std::ptrdiff_t>(slot) * S_);
-        ids_[static_cast<std::size_t>(slot)] = puzzle_ids ? puzzle_ids[next] : 0;
+        r.rng = data::Rng(opt_.seed, sp.seed_index * static_cast<std::uint64_t>(K) + static_cast<std::uint64_t>(k));
+        std::copy_n(sp.input, S_, tokens_.data() + static_cast<std::ptrdiff_t>(slot) * S_);
+        ids_[static_cast<std::size_t>(slot)] = sp.puzzle_id;
       }
       model_.reset_carry(zH_.data() + active * per_row_, zL_.data() + active * per_row_, K);
-      pending_[static_cast<std::size_t>(next)].live = K;
       active += K;
-      ++next;
     }
-    TRM_ASSERT(active > 0, "solver: no rows to run");
+    if (active == 0) {
+      if (ended) return;
+      continue;  // the stream had nothing ready although idle: ask again
+    }
+    bool noisy = false;
+    if (opt_.noise > 0.0f && !noise_host_.empty())
+      for (int r = 0; r < active && !noisy; ++r) noisy = rows_[static_cast<std::size_t>(r)].sample > 0;
     if (noisy) add_noise(active);
     const Batch batch{active, tokens_.data(), nullptr, ids_.data()};
     model_.forward(batch, zH_.data(), zL_.data(), false);
     ++forwards_;
     row_steps_ += active;
+    stream.ran(active);
     be.to_host(model_.logits(), logits_.data(), active * row_logits);
     be.to_host(model_.q(), q_.data(), 2 * active);
     const bool all_finite = be.count_nonfinite(model_.logits(), active * row_logits) == 0;
@@ -191,6 +287,7 @@ void Solver::solve(const std::int32_t* inputs, const std::int32_t* puzzle_ids, s
     // Pass 1: every row's answer, confidence, check and halting decision.
     for (int r = 0; r < active; ++r) {
       Row& row = rows_[static_cast<std::size_t>(r)];
+      const Pending& p = pending_[static_cast<std::size_t>(row.puzzle)];
       row.steps += 1;
       const float* lg = logits_.data() + r * row_logits;
       std::int32_t* pr = pred_.data() + static_cast<std::ptrdiff_t>(r) * S_;
@@ -205,8 +302,8 @@ void Solver::solve(const std::int32_t* inputs, const std::int32_t* puzzle_ids, s
       const float conf = confidence_of(c, q);
       hist_[static_cast<std::size_t>(r) * T_ + static_cast<std::size_t>(row.steps - 1)] = conf;
       const bool verified = chk.active() && finite && chk.ok(tokens_.data() + static_cast<std::ptrdiff_t>(r) * S_, pr);
-      if (observer) observer(row.puzzle, row.sample, row.steps, pr, conf, verified);
-      bool signal = adaptive && halt_signal(c, q);
+      if (observe) stream.step(p.tag, row.sample, row.steps, pr, conf, verified);
+      bool signal = p.adaptive && halt_signal(c, q);
       if (signal && chk.active() && opt_.gate_halting && !verified) signal = false;  // a failing answer refines on
       halt_[static_cast<std::size_t>(r)] = static_cast<std::uint8_t>(row.steps >= T_ || signal);
     }
@@ -215,7 +312,7 @@ void Solver::solve(const std::int32_t* inputs, const std::int32_t* puzzle_ids, s
       if (!halt_[static_cast<std::size_t>(r)]) continue;
       const Row& row = rows_[static_cast<std::size_t>(r)];
       Pending& p = pending_[static_cast<std::size_t>(row.puzzle)];
-      Answer& a = out[static_cast<std::size_t>(row.puzzle)];
+      Answer& a = p.answer;
       a.total_steps += row.steps;
       p.live -= 1;
       if (p.done) continue;
@@ -232,31 +329,25 @@ void Solver::solve(const std::int32_t* inputs, const std::int32_t* puzzle_ids, s
         case Select::kConfidence: take_it = better; break;
         case Select::kFirstHalt: take_it = !p.have || (p.first_step == row.steps && better); break;
         case Select::kChecker:
-          if (verified) take_it = !held_verified[static_cast<std::size_t>(row.puzzle)] || (p.first_step == row.steps && better);
-          else take_it = !held_verified[static_cast<std::size_t>(row.puzzle)] && better;
+          if (verified) take_it = !p.held_verified || (p.first_step == row.steps && better);
+          else take_it = !p.held_verified && better;
           break;
       }
       if (take_it) {
         take(a, r, row.sample, row.steps, q[0], conf, finite, st);
-        if (!p.have || (opt_.select == Select::kChecker && verified && !held_verified[static_cast<std::size_t>(row.puzzle)]))
-          p.first_step = row.steps;
+        if (!p.have || (opt_.select == Select::kChecker && verified && !p.held_verified)) p.first_step = row.steps;
         p.have = true;
-        if (verified) held_verified[static_cast<std::size_t>(row.puzzle)] = 1;
+        if (verified) p.held_verified = true;
       }
     }
     // Which puzzles are finished: all trajectories in, or the rule needs no more of them.
     for (int r = 0; r < active; ++r) {
       if (!halt_[static_cast<std::size_t>(r)]) continue;
-      const std::int64_t pz = rows_[static_cast<std::size_t>(r)].puzzle;
-      Pending& p = pending_[static_cast<std::size_t>(pz)];
+      Pending& p = pending_[static_cast<std::size_t>(rows_[static_cast<std::size_t>(r)].puzzle)];
       if (p.done) continue;
       const bool enough = p.live == 0 || (opt_.select == Select::kFirstHalt && p.have) ||
-                          (opt_.select == Select::kChecker && held_verified[static_cast<std::size_t>(pz)]);
-      if (enough) {
-        p.done = true;
-        ++finished;
-        if (progress) progress(finished, n);
-      }
+                          (opt_.select == Select::kChecker && p.held_verified);
+      if (enough) p.done = true;
     }
     // Per-sample halting: the rows still running move to the front (carry rows, tokens, ids,
     // confidence history), dropping halted rows and the siblings of finished puzzles.
@@ -266,7 +357,7 @@ void Solver::solve(const std::int32_t* inputs, const std::int32_t* puzzle_ids, s
       Pending& p = pending_[static_cast<std::size_t>(row.puzzle)];
       if (halt_[static_cast<std::size_t>(r)]) continue;
       if (p.done) {  // a sibling that is no longer needed
-        out[static_cast<std::size_t>(row.puzzle)].total_steps += row.steps;
+        p.answer.total_steps += row.steps;
         p.live -= 1;
         continue;
       }
@@ -281,6 +372,15 @@ void Solver::solve(const std::int32_t* inputs, const std::int32_t* puzzle_ids, s
       ++w;
     }
     active = w;
+    // Finished puzzles (their rows all gone now) hand in their answers and free their slots, in
+    // slot order.
+    for (int i = 0; i < B_; ++i) {
+      Pending& p = pending_[static_cast<std::size_t>(i)];
+      if (!p.used || !p.done || p.live != 0) continue;
+      p.used = false;
+      free_pending_.push_back(i);
+      stream.done(p.tag, p.answer);
+    }
   }
 }
 

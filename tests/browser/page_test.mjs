@@ -14,9 +14,10 @@ if (!screenshot) {
   process.exit(2);
 }
 const expected = JSON.parse(expectedJson);
-// "1 2 3 4\n3 4 1 2\n..." -> [1,2,3,4,3,4,1,2,...] with '.' (a blank) as 0, and '?' (not a digit:
-// an untrained model's padding token) kept as '?'
-const cellValue = (ch) => (ch === '.' || ch === '' ? 0 : ch === '?' ? '?' : Number(ch));
+// "1 2 3 4\n3 4 1 2\n..." -> [1,2,3,4,3,4,1,2,...] with '.' (a blank) as 0. An untrained model may
+// answer a padding token, which the CLI prints as '?' and the /v1 grid sends as the blank value
+// (src/serve/model_info.cpp grid_json): both read as 0 here.
+const cellValue = (ch) => (ch === '.' || ch === '' || ch === '?' ? 0 : Number(ch));
 const expectedCells = expected.solution.trim().split(/\s+/).join('').split('').map(cellValue);
 const n = Math.round(Math.sqrt(puzzle.length));
 

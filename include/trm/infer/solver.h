@@ -89,6 +89,36 @@ using StepObserver = std::function<void(std::int64_t puzzle, int sample, int ste
 // Called when puzzles finish: (puzzles finished so far, total).
 using SolveProgress = std::function<void(std::int64_t, std::int64_t)>;
 
+// A stream of puzzles for Solver::solve_stream (the server's form of the engine): puzzles are taken
+// from next() whenever rows are free, between supervision steps, so a puzzle that arrives while
+// others are in flight joins the running batch at the next step; each answer is handed to done()
+// the step its puzzle finishes, so its caller need not wait for the rest of the batch.
+struct StreamPuzzle {
+  const std::int32_t* input = nullptr;  // [seq_len] model tokens; must stay valid until done()
+  std::int32_t puzzle_id = 0;
+  std::uint64_t tag = 0;         // the caller's handle, given back to done() and step()
+  std::uint64_t seed_index = 0;  // seeds its samples' noise (solve(): the puzzle's index)
+  int samples = 0;               // K for this puzzle: 0 = options().samples, else 1..rows()
+  bool reference = false;        // true: this puzzle runs every step (HaltMode::kReference)
+};
+enum class StreamPoll { kPuzzle, kNone, kEnd };
+class PuzzleStream {
+ public:
+  virtual ~PuzzleStream() = default;
+  // Fill `p` and return kPuzzle (its samples must fit in free_rows), kNone when no puzzle is ready
+  // now, or kEnd when no more will come (solve_stream then finishes the rows in flight and
+  // returns). `idle`: no rows are in flight, so the stream may block here until work arrives.
+  virtual StreamPoll next(StreamPuzzle& p, int free_rows, bool idle) = 0;
+  // The puzzle's answer (valid only during the call).
+  virtual void done(std::uint64_t tag, const Answer& answer) = 0;
+  // After every step for every row that ran it (as StepObserver), when observes_steps().
+  virtual bool observes_steps() const { return false; }
+  virtual void step(std::uint64_t /*tag*/, int /*sample*/, int /*step*/, const std::int32_t* /*tokens*/,
+                    float /*confidence*/, bool /*verified*/) {}
+  // After every model step: how many rows it ran (the batch size, for metrics).
+  virtual void ran(int /*rows*/) {}
+};
+
 class Solver {
  public:
   // Validates the options, and reserves the model and every buffer for `batch` rows: the step loop
@@ -103,22 +133,32 @@ class Solver {
   void solve(const std::int32_t* inputs, const std::int32_t* puzzle_ids, std::int64_t n, std::vector<Answer>& out,
              const StepObserver& observer = {}, const SolveProgress& progress = {});
 
-  // Model forwards run and rows computed by the last solve() (rows summed over steps).
+  // Puzzles from `stream` until it ends (see PuzzleStream). solve() runs on this. Throws trm::Error
+  // for a puzzle whose samples are not in 1..rows(); allocates nothing per step.
+  void solve_stream(PuzzleStream& stream);
+
+  // Model forwards run and rows computed by the last solve() / solve_stream() (rows summed over steps).
   std::int64_t forwards() const { return forwards_; }
   std::int64_t row_steps() const { return row_steps_; }
 
  private:
   struct Row {  // one trajectory in a slot of the pool
-    std::int64_t puzzle = 0;
+    int puzzle = 0;  // its puzzle's slot in pending_
     int sample = 0;
     int steps = 0;
     data::Rng rng;
   };
-  struct Pending {  // per puzzle in flight
+  struct Pending {  // per puzzle in flight (at most rows() of them: each has a row)
+    bool used = false;
+    std::uint64_t tag = 0;
+    int samples = 1;
+    bool adaptive = true;
     int live = 0;       // its trajectories still running
     bool done = false;  // answer chosen; its remaining rows are dropped
-    bool have = false;  // a candidate answer is held in out[puzzle]
+    bool have = false;  // a candidate answer is held in answer
+    bool held_verified = false;  // answer is a verified one
     int first_step = 0;
+    Answer answer;
   };
   void add_noise(int rows);
   void take(Answer& a, int slot, int sample, int steps, float q, float conf, bool finite, CheckStatus st);
@@ -132,8 +172,8 @@ class Solver {
   std::vector<std::int32_t> tokens_, ids_, pred_;
   std::vector<std::uint8_t> finite_, halt_;
   std::vector<Row> rows_;
-  std::vector<Pending> pending_;
-  std::vector<std::uint8_t> held_verified_;  // per puzzle: out[p] holds a verified answer
+  std::vector<Pending> pending_;   // rows() slots
+  std::vector<int> free_pending_;  // unused slots of pending_
   std::int64_t forwards_ = 0, row_steps_ = 0;
 };
 
