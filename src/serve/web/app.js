@@ -381,7 +381,8 @@
     renderBoard($('answer-board'), s.grid, { kind, model: state.model, givens: state.question, changed: diff(prev, s.grid) });
     const conf = Math.max(0, Math.min(1, Number(s.confidence) || 0));
     $('confidence-bar').style.width = (conf * 100).toFixed(1) + '%';
-    const verdict = s.verified === true ? ' · valid' : s.verified === false && r.verified !== null ? ' · not valid yet' : '';
+    const verdict = s.verified === true ? ' · valid' : s.verified === false && r.verified !== null
+      ? (i + 1 < steps.length ? ' · not valid yet' : ' · not valid') : '';
     $('confidence-label').textContent = `halting confidence ${conf.toFixed(3)}${verdict}`;
     $('step-label').textContent = `step ${s.step} of ${steps.length}`;
     state.shown = i;
