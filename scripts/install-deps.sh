@@ -16,6 +16,7 @@ packages=(
   chromium chromium-driver # the web page's real-browser test (tests/browser, driven by playwright-core)
   curl ca-certificates     # `trm data download`
   pybind11-dev python3-dev python3-numpy python3-pytest  # the Python module `trm` and its tests (docs/LIBRARY.md)
+  wrk                      # HTTP load generator for the trm serve measurements (docs/SERVING.md)
 )
 for arg in "$@"; do
   case $arg in
@@ -39,6 +40,15 @@ else
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# ---- npm: the MCP end-to-end test's client (tests/mcp, the official @modelcontextprotocol/sdk) ----
+# Installed from the committed package-lock.json; tests/serve_e2e.sh fails (not skips) without it.
+if command -v npm > /dev/null; then
+  echo "install-deps: npm ci in tests/mcp"
+  (cd "$(dirname "$0")/../tests/mcp" && npm ci --no-audit --no-fund --loglevel=error)
+else
+  echo "install-deps: npm not found: tests/mcp not installed (the serve_e2e test will fail)" >&2
+fi
+
 # ---- tests/browser: playwright-core for the web page's browser test (docs/VISUALS.md) ----------
 # Installed from the committed package-lock.json; the test drives Debian's /usr/bin/chromium, so
 # no browser is downloaded.
@@ -46,4 +56,6 @@ if command -v npm > /dev/null; then
   repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
   echo "install-deps: npm ci in tests/browser"
   (cd "$repo/tests/browser" && npm ci --no-audit --no-fund --loglevel=error)
+else
+  echo "install-deps: npm not found: tests/browser not installed (the browser_page test will fail)" >&2
 fi

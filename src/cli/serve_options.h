@@ -28,6 +28,8 @@ inline void add_serve_model_options(CLI::App* cmd, ServeArgs& a) {
   cmd->add_option("--deadline-ms", o.deadline_ms, "Per-request deadline (504 beyond)")->capture_default_str();
   cmd->add_option("--max-samples", o.max_samples, "Largest 'samples' a request may ask for")->capture_default_str();
   cmd->add_option("--noise", o.noise, "Latent noise sigma of samples 2..K")->capture_default_str();
+  cmd->add_flag("!--no-halting-gate", o.gate_halting,
+                "Halt on the model's signal even when the checker rejects the answer (default: refine on, as trm solve)");
 }
 
 inline std::vector<serve::ModelSpec> serve_models(const ServeArgs& a) {

@@ -17,6 +17,7 @@ ModelWorker::ModelWorker(ModelInfo info, std::unique_ptr<Backend> backend, std::
   so.samples = opt_.max_samples;
   so.noise = opt_.noise;
   so.checker = info_.checker;
+  so.gate_halting = opt_.gate_halting;
   so.halting = infer::HaltMode::kAdaptive;  // per request: StreamPuzzle::reference
   solver_ = std::make_unique<infer::Solver>(*model_, so);
   thread_ = std::thread([this] { run(); });
@@ -28,7 +29,18 @@ ModelWorker::Submit ModelWorker::submit(const std::shared_ptr<Job>& job) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return Submit::kStopping;
-    if (queue_.size() >= static_cast<std::size_t>(opt_.max_queue)) return Submit::kFull;
+    if (queue_.size() >= static_cast<std::size_t>(opt_.max_queue)) {
+      // Requests whose waiters have given up (504) hold no place in the queue.
+      for (auto it = queue_.begin(); it != queue_.end();) {
+        if (!(*it)->cancelled) {
+          ++it;
+          continue;
+        }
+        (*it)->promise.set_value();
+        it = queue_.erase(it);
+      }
+      if (queue_.size() >= static_cast<std::size_t>(opt_.max_queue)) return Submit::kFull;
+    }
     queue_.push_back(job);
   }
   cv_.notify_one();

@@ -52,6 +52,7 @@ struct WorkerOptions {
   int max_queue = 256;
   int max_samples = 8;
   float noise = 0.0f;
+  bool gate_halting = true;
 };
 
 class ModelWorker final : public infer::PuzzleStream {

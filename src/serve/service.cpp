@@ -86,6 +86,7 @@ Service::Service(const std::vector<ModelSpec>& models, const ServiceOptions& opt
   wo.max_queue = opt_.max_queue;
   wo.max_samples = opt_.max_samples;
   wo.noise = opt_.noise;
+  wo.gate_halting = opt_.gate_halting;
   for (const auto& m : models) {
     const Checkpoint ck = Checkpoint::read(m.checkpoint);
     const ModelConfig c = ck.model_config();
@@ -108,6 +109,12 @@ void Service::stop() {
 
 void Service::set_paused(bool paused) {
   for (auto& w : workers_) w->set_paused(paused);
+}
+
+std::size_t Service::queue_depth() const {
+  std::size_t n = 0;
+  for (const auto& w : workers_) n += w->queue_depth();
+  return n;
 }
 
 void Service::wait_idle() {

@@ -50,6 +50,7 @@ struct ServiceOptions {
   int deadline_ms = 30000;     // from arrival to answer; later: 504
   int max_samples = 8;         // largest `samples` a request may ask for
   float noise = 0.0f;          // latent noise of samples 2..K
+  bool gate_halting = true;    // as trm solve: an answer the checker rejects does not halt early
 };
 void validate(const ServiceOptions& o);  // trm::Error naming the option
 
@@ -84,6 +85,7 @@ class Service {
   void stop();
   // Tests: while paused, the workers start no new request (queued ones wait).
   void set_paused(bool paused);
+  std::size_t queue_depth() const;  // summed over the models
 
  private:
   ServiceOptions opt_;
