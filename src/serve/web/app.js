@@ -274,8 +274,8 @@
     if (state.model && state.model.task === 'arc') return '';
     return arcModels.length
       ? `Pick the ARC model (${arcModels.map((m) => m.name).join(', ')}) to solve this task.`
-      : 'Solving an ARC task needs an ARC model (trained on trm data build arc), and this server has none. ' +
-        'Start the server with one (trm serve --model arc=CHECKPOINT) or use trm arc solve.';
+      : 'Solving an ARC task needs an ARC model (trained on a trm data build arc dataset), and this server has none: ' +
+        'use trm arc solve --checkpoint CHECKPOINT --task TASK.json --out DIR.';
   }
 
   // ---- model and tabs ---------------------------------------------------------------------------
