@@ -4,14 +4,15 @@
 # connections, with batching on and off; prints requests/s, p50/p99 latency and errors, the
 # server's RSS before and after, and the load average.
 #   scripts/serve_bench.sh TRM CHECKPOINT [DURATION=60]
-# HALTING=reference in the environment makes every request run all supervision steps.
+# HALTING=reference in the environment makes every request run all supervision steps;
+# LEAK_ROUNDS=N adds N rounds at 64 connections with the RSS after each; MODES="on" skips "off".
 set -euo pipefail
 trm=$1 ckpt=$2 dur=${3:-60}
 here=$(cd "$(dirname "$0")" && pwd)
 port=18631
 rss() { awk '/VmRSS/ {print $2 " kB"}' "/proc/$1/status"; }
 echo "# $(date -u +%FT%TZ) $(nproc) cores; halting ${HALTING:-adaptive}; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-for mode in on off; do
+for mode in ${MODES:-on off}; do
   extra=()
   [[ $mode == off ]] && extra=(--no-batching)
   OMP_NUM_THREADS=1 "$trm" serve --model "s4=$ckpt" --port $port --max-queue 4096 "${extra[@]}" 2> /tmp/serve_bench.log &
@@ -22,7 +23,8 @@ for mode in on off; do
   before=$(rss $pid)
   for c in 1 8 64; do
     t=$((c < 2 ? 1 : 2))
-    out=$(wrk -t$t -c$c -d${dur}s --latency -s "$here/serve_bench.lua" "http://127.0.0.1:$port/v1/solve")
+    # --timeout 10s: wrk's default 2 s would count slow answers under 64 connections as errors.
+    out=$(wrk -t$t -c$c -d${dur}s --timeout 10s --latency -s "$here/serve_bench.lua" "http://127.0.0.1:$port/v1/solve")
     rps=$(awk '/Requests\/sec/ {print $2}' <<< "$out")
     p50=$(awk '$1 == "50%" {print $2}' <<< "$out")
     p99=$(awk '$1 == "99%" {print $2}' <<< "$out")
@@ -33,6 +35,11 @@ for mode in on off; do
   after=$(rss $pid)
   mean=$(curl -s "http://127.0.0.1:$port/metrics" | awk -F'[ ]' '/^trm_batch_rows_sum/ {s=$2} /^trm_batch_rows_count/ {n=$2} END {if (n) printf "%.1f", s/n}')
   echo "batching $mode: RSS before $before, after $after; mean rows per model step $mean"
+  # LEAK_ROUNDS=N: N more rounds at 64 connections, RSS after each (it must stay flat).
+  for r in $(seq "${LEAK_ROUNDS:-0}"); do
+    wrk -t2 -c64 -d${dur}s --timeout 10s -s "$here/serve_bench.lua" "http://127.0.0.1:$port/v1/solve" > /dev/null
+    echo "batching $mode: RSS after leak round $r: $(rss $pid)"
+  done
   kill -TERM $pid
   wait $pid
 done

@@ -4,7 +4,7 @@
 
 _trm_words() {
   case "$1" in
-    "") echo "data train eval solve predict presets info demo bench report arc import export plot --help --version" ;;
+    "") echo "data train eval solve predict presets info demo bench report arc import export serve mcp plot --help --version" ;;
     data) echo "generate build show download" ;;
     "data generate") echo "sudoku maze" ;;
     "data build") echo "sudoku maze arc grid" ;;
@@ -13,6 +13,8 @@ _trm_words() {
     eval) echo "--checkpoint --data --split --examples --batch --halting --raw-weights --backend" ;;
     solve) echo "--checkpoint --file --halting --steps --json --backend --render" ;;
     plot) echo "--out --title" ;;
+    serve) echo "--model --host --port --api-key --threads --max-body --backend --precision --max-batch --no-batching --batch-window-ms --max-queue --deadline-ms --max-samples --noise --no-halting-gate" ;;
+    mcp) echo "--model --backend --precision --max-batch --no-batching --batch-window-ms --max-queue --deadline-ms --max-samples --noise --no-halting-gate" ;;
     "data build grid") echo "--train --test --out --width --aug --num-aug --seed --force" ;;
     "data generate sudoku") echo "--out --n --clues --train --test --aug --seed --force" ;;
     "data generate maze") echo "--out --side --min-path --train --test --seed --force" ;;

@@ -1,5 +1,6 @@
 #include "serve/mcp.h"
 
+#include <cstdio>
 #include <cstring>
 #include <sstream>
 
@@ -187,13 +188,22 @@ std::optional<nlohmann::json> McpHandler::one(const nlohmann::json& m) {
   return rpc_error(id, -32601, "method not found: " + (method.size() > 64 ? method.substr(0, 64) : method));
 }
 
+std::optional<nlohmann::json> McpHandler::guarded(const nlohmann::json& m) {
+  try {
+    return one(m);
+  } catch (const std::exception& e) {  // a bug of ours: answered as an internal error, never a crash
+    std::fprintf(stderr, "trm mcp: internal error: %s\n", e.what());
+    return rpc_error(m.is_object() && m.contains("id") ? m["id"] : nlohmann::json(nullptr), -32603, "internal error");
+  }
+}
+
 std::optional<nlohmann::json> McpHandler::handle(const nlohmann::json& message) {
-  if (!message.is_array()) return one(message);
+  if (!message.is_array()) return guarded(message);
   if (message.empty()) return rpc_error(nullptr, -32600, "invalid request: empty batch");
   if (message.size() > 64) return rpc_error(nullptr, -32600, "invalid request: a batch of more than 64 messages");
   nlohmann::json replies = nlohmann::json::array();
   for (const auto& m : message)
-    if (auto r = one(m)) replies.push_back(std::move(*r));
+    if (auto r = guarded(m)) replies.push_back(std::move(*r));
   if (replies.empty()) return std::nullopt;
   return replies;
 }

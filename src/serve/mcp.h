@@ -27,6 +27,7 @@ class McpHandler {
 
  private:
   std::optional<nlohmann::json> one(const nlohmann::json& m);
+  std::optional<nlohmann::json> guarded(const nlohmann::json& m);
   nlohmann::json call_tool(const nlohmann::json& params);
   Service& service_;
 };

@@ -2,13 +2,13 @@
 // transports: stdio (the SDK spawns `trm mcp`) and Streamable HTTP (POST /mcp of a running
 // `trm serve`). Initialize, list the tools, call each, make a bad call; any failed expectation
 // exits 1 with a message.
-//   node client.mjs stdio TRM_BINARY CHECKPOINT
-//   node client.mjs http  URL (e.g. http://127.0.0.1:8080/mcp) [BEARER_TOKEN]
+//   node client.mjs stdio TRM_BINARY SUDOKU_CHECKPOINT MAZE_CHECKPOINT   (served as s4 and m7)
+//   node client.mjs http  URL (e.g. http://127.0.0.1:8080/mcp) [BEARER_TOKEN]  (a server with s4 and m7)
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 
-const [mode, a, b] = process.argv.slice(2);
+const [mode, a, b, c] = process.argv.slice(2);
 function check(cond, what) {
   if (!cond) {
     console.error(`mcp client (${mode}): FAILED: ${what}`);
@@ -18,12 +18,12 @@ function check(cond, what) {
 
 let transport;
 if (mode === "stdio") {
-  transport = new StdioClientTransport({ command: a, args: ["mcp", "--model", `s4=${b}`], stderr: "inherit" });
+  transport = new StdioClientTransport({ command: a, args: ["mcp", "--model", `s4=${b}`, "--model", `m7=${c}`], stderr: "inherit" });
 } else if (mode === "http") {
   const opts = b ? { requestInit: { headers: { Authorization: `Bearer ${b}` } } } : {};
   transport = new StreamableHTTPClientTransport(new URL(a), opts);
 } else {
-  console.error("usage: client.mjs stdio TRM CHECKPOINT | http URL [TOKEN]");
+  console.error("usage: client.mjs stdio TRM SUDOKU_CKPT MAZE_CKPT | http URL [TOKEN]");
   process.exit(2);
 }
 
@@ -41,7 +41,8 @@ for (const t of tools) check(t.inputSchema && t.inputSchema.type === "object", `
 const models = await client.callTool({ name: "list_models", arguments: {} });
 check(!models.isError, "list_models succeeds");
 const m = models.structuredContent.models;
-check(m.length === 1 && m[0].name === "s4" && m[0].task === "sudoku" && m[0].rows === 4, `list_models shows s4, a 4x4 Sudoku model (got ${JSON.stringify(m)})`);
+check(m.length === 2 && m[0].name === "s4" && m[0].task === "sudoku" && m[0].rows === 4 && m[1].name === "m7" &&
+      m[1].task === "maze" && m[1].rows === 7, `list_models shows s4 (4x4 Sudoku) and m7 (7x7 maze) (got ${JSON.stringify(m)})`);
 
 const puzzle = "1..4\n..1.\n.1..\n4..1";
 const solved = await client.callTool({ name: "solve_sudoku", arguments: { puzzle } });
@@ -58,8 +59,16 @@ const grid = await client.callTool({ name: "solve_grid", arguments: { model: "s4
 check(!grid.isError, `solve_grid succeeds (got ${JSON.stringify(grid)})`);
 check(JSON.stringify(grid.structuredContent.grid) === JSON.stringify(sc.grid), "solve_grid and solve_sudoku give the same answer");
 
-const maze = await client.callTool({ name: "solve_maze", arguments: { maze: "#####\n#S G#\n#####\n#####\n#####" } });
-check(maze.isError === true && /no maze model/.test(maze.content[0].text), `solve_maze without a maze model is a tool error (got ${JSON.stringify(maze)})`);
+const mazeText = "#######\n#S    #\n##### #\n#     #\n# #####\n#    G#\n#######";
+const maze = await client.callTool({ name: "solve_maze", arguments: { maze: mazeText } });
+check(!maze.isError, `solve_maze succeeds (got ${JSON.stringify(maze)})`);
+const ms = maze.structuredContent;
+check(ms.model === "m7" && ms.grid.length === 7 && ms.grid.every((r) => r.length === 7), "solve_maze answers on m7 with a 7x7 grid");
+check(typeof ms.verified === "boolean" && ms.steps >= 1, "solve_maze: verified is a boolean, steps >= 1");
+const wrongModel = await client.callTool({ name: "solve_maze", arguments: { maze: mazeText, model: "s4" } });
+check(wrongModel.isError === true && /no maze model/.test(wrongModel.content[0].text), "solve_maze on a Sudoku model is a tool error");
+const badMaze = await client.callTool({ name: "solve_maze", arguments: { maze: "#S#\n###\n#G#" } });
+check(badMaze.isError === true, `a maze of the wrong size is a tool error (got ${JSON.stringify(badMaze)})`);
 
 const bad = await client.callTool({ name: "solve_sudoku", arguments: { puzzle: "123" } });
 check(bad.isError === true && bad.content[0].text.length > 0, `a bad puzzle is a tool error with a message (got ${JSON.stringify(bad)})`);
