@@ -12,6 +12,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libcpp-httplib-dev
   libyaml-cpp-dev          # all_config.yaml of the official TRM/HRM checkpoints (trm import / export)
+  libcairo2-dev libgif-dev # pictures: trm plot, trm solve --render (PNG via cairo, GIF via giflib; docs/VISUALS.md)
+  chromium chromium-driver # the web page's real-browser test (tests/browser, driven by playwright-core)
   curl ca-certificates     # `trm data download`
   pybind11-dev python3-dev python3-numpy python3-pytest  # the Python module `trm` and its tests (docs/LIBRARY.md)
   wrk                      # HTTP load generator for the trm serve measurements (docs/SERVING.md)
@@ -45,4 +47,15 @@ if command -v npm > /dev/null; then
   (cd "$(dirname "$0")/../tests/mcp" && npm ci --no-audit --no-fund --loglevel=error)
 else
   echo "install-deps: npm not found: tests/mcp not installed (the serve_e2e test will fail)" >&2
+fi
+
+# ---- tests/browser: playwright-core for the web page's browser test (docs/VISUALS.md) ----------
+# Installed from the committed package-lock.json; the test drives Debian's /usr/bin/chromium, so
+# no browser is downloaded.
+if command -v npm > /dev/null; then
+  repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+  echo "install-deps: npm ci in tests/browser"
+  (cd "$repo/tests/browser" && npm ci --no-audit --no-fund --loglevel=error)
+else
+  echo "install-deps: npm not found: tests/browser not installed (the browser_page test will fail)" >&2
 fi

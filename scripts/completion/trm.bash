@@ -4,14 +4,15 @@
 
 _trm_words() {
   case "$1" in
-    "") echo "data train eval solve predict presets info demo bench report arc import export serve mcp --help --version" ;;
+    "") echo "data train eval solve predict presets info demo bench report arc import export serve mcp plot --help --version" ;;
     data) echo "generate build show download" ;;
     "data generate") echo "sudoku maze" ;;
     "data build") echo "sudoku maze arc grid" ;;
     arc) echo "eval solve" ;;
     train) echo "--data --out --batch --micro-batch --epochs --eval-interval --max-steps --checkpoint-every --eval-examples --eval-batch --eval-halting --seed --stop-after --time-budget --log-every --skip-nonfinite --backend --no-resume --quiet --dry-run --json" ;;
     eval) echo "--checkpoint --data --split --examples --batch --halting --raw-weights --backend" ;;
-    solve) echo "--checkpoint --file --halting --steps --json --backend" ;;
+    solve) echo "--checkpoint --file --halting --steps --json --backend --render" ;;
+    plot) echo "--out --title" ;;
     serve) echo "--model --host --port --api-key --threads --max-body --backend --precision --max-batch --no-batching --batch-window-ms --max-queue --deadline-ms --max-samples --noise --no-halting-gate" ;;
     mcp) echo "--model --backend --precision --max-batch --no-batching --batch-window-ms --max-queue --deadline-ms --max-samples --noise --no-halting-gate" ;;
     "data build grid") echo "--train --test --out --width --aug --num-aug --seed --force" ;;

@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/serve_options.h"
 #include "trm/serve/server.h"
+#include "trm/serve/web_assets.h"
 
 namespace trm::cli {
 
@@ -39,6 +40,15 @@ void add_serve_command(CLI::App& app, Action& action) {
       so.threads = threads;
       so.max_body = max_body;
       so.api_key = api_key;
+      // The web page (src/serve/web/, embedded at build time) at / and /assets/*; the page itself
+      // needs no key (it asks for one when /v1 answers 401).
+      so.static_files = [](const std::string& path, std::string& body, std::string& type) {
+        const serve::WebAsset* a = serve::find_web_asset(path);
+        if (!a) return false;
+        body.assign(a->body);
+        type.assign(a->content_type);
+        return true;
+      };
       if (so.api_key.empty())
         if (const char* k = std::getenv("TRM_API_KEY")) so.api_key = k;
       serve::Service service(serve_models(args), serve_service_options(args));

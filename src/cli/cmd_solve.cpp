@@ -9,15 +9,38 @@
 #include "cli/puzzle_checker.h"
 #include "cli/puzzle_text.h"
 #include "cli/sampling_option.h"
+#include "io/output_path.h"
 #include "io/text_file.h"
 #include "trm/eval/evaluate.h"
 #include "trm/infer/solver.h"
 #include "trm/train/checkpoint.h"
+#include "trm/viz/render.h"
 
 namespace trm::cli {
 
+namespace {
+
+// How --render draws this puzzle's tokens.
+viz::BoardSpec board_spec(const PuzzleText& p) {
+  viz::BoardSpec b;
+  const int n = static_cast<int>(p.tokens.size());
+  switch (p.kind) {
+    case PuzzleKind::kSudoku: b.kind = viz::BoardKind::kSudoku; b.rows = b.cols = p.side; break;
+    case PuzzleKind::kMaze: b.kind = viz::BoardKind::kMaze; b.rows = b.cols = p.side; break;
+    case PuzzleKind::kGrid:
+      b.kind = viz::BoardKind::kSymbols;
+      b.cols = p.grid->width > 0 ? p.grid->width : n;
+      b.rows = n / b.cols;
+      b.alphabet = p.grid->alphabet;
+      break;
+  }
+  return b;
+}
+
+}  // namespace
+
 void add_solve_command(CLI::App& app, Action& action) {
-  static std::string ckpt, puzzle, file, halting = "adaptive";
+  static std::string ckpt, puzzle, file, halting = "adaptive", render;
   static bool show_steps = false, json_out = false;
   static std::string backend = "cpu", precision = "fp32";
   static SamplingArgs sampling;
@@ -34,9 +57,16 @@ void add_solve_command(CLI::App& app, Action& action) {
   add_precision_option(cmd, precision);
   cmd->add_flag("--steps", show_steps, "Print the answer after every supervision step");
   cmd->add_flag("--json", json_out, "Print one JSON object instead of text");
+  cmd->add_option("--render", render,
+                  "Draw the answer after every supervision step: .svg or .png (all steps side by side) or .gif "
+                  "(an animation); changed cells highlighted, the halting confidence as a bar");
   cmd->callback([&action] {
     action = [] {
       precision_from_string(precision);  // a bad name fails before any file is read
+      if (!render.empty()) {
+        viz::image_format_for(render, {viz::ImageFormat::kSvg, viz::ImageFormat::kPng, viz::ImageFormat::kGif});
+        data::check_output_file(render);
+      }
       // The text and where it came from (named in every error about it).
       std::string text, source;
       if (!file.empty()) {
@@ -76,12 +106,15 @@ void add_solve_command(CLI::App& app, Action& action) {
       // Per trajectory, its steps; the chosen one's go into the JSON.
       std::vector<nlohmann::json> steps(static_cast<std::size_t>(so.samples), nlohmann::json::array());
       std::vector<std::int32_t> shown;
+      // --render: per trajectory, the answer tokens after each step.
+      std::vector<std::vector<std::vector<std::int32_t>>> step_tokens(static_cast<std::size_t>(so.samples));
       const std::vector<std::int32_t> ids{0};
       std::vector<infer::Answer> answers;
       solver.solve(p.tokens.data(), ids.data(), 1, answers,
                    [&](std::int64_t, int sample, int step, const std::int32_t* tok, float conf, bool verified) {
                      steps[static_cast<std::size_t>(sample)].push_back(
                          {{"step", step}, {"confidence", conf}, {"valid", verified}});
+                     if (!render.empty()) step_tokens[static_cast<std::size_t>(sample)].emplace_back(tok, tok + c.seq_len);
                      if (!show_steps || json_out) return;
                      shown.assign(tok, tok + c.seq_len);
                      const std::string problem = verified ? "" : so.checker.problem(p.tokens.data(), tok);
@@ -93,6 +126,27 @@ void add_solve_command(CLI::App& app, Action& action) {
       const bool checked = so.checker.active();  // a grid task (trm data build grid) has no rules to check
       const bool ok = a.check == infer::CheckStatus::kVerified;
       const std::string problem = ok || !checked ? "" : so.checker.problem(p.tokens.data(), a.tokens.data());
+      if (!render.empty()) {
+        viz::SolveSteps rs;
+        rs.spec = board_spec(p);
+        rs.question = p.tokens;
+        rs.answers = std::move(step_tokens[static_cast<std::size_t>(a.sample)]);
+        // The chosen trajectory's steps up to the one it answered at.
+        rs.answers.resize(std::min(rs.answers.size(), static_cast<std::size_t>(a.steps)));
+        for (const auto& st : steps[static_cast<std::size_t>(a.sample)]) {
+          if (rs.confidence.size() == rs.answers.size()) break;
+          rs.confidence.push_back(st["confidence"].get<float>());
+          rs.verified.push_back(st["valid"].get<bool>());
+        }
+        rs.checked = checked;
+        rs.halted = a.q_halt > 0;
+        rs.title = ModelPuzzles(puzzles_for_model(c.vocab_size, c.seq_len)).describe();
+        if (p.kind == PuzzleKind::kGrid) rs.title = "grid task (" + std::to_string(c.seq_len) + " cells)";
+        rs.title += ", " + ckpt + (so.samples > 1 ? ", sample " + std::to_string(a.sample + 1) : "");
+        viz::write_steps_image(render, rs);
+        std::fprintf(stderr, "render: %zu step%s -> %s\n", rs.answers.size(), rs.answers.size() == 1 ? "" : "s",
+                     render.c_str());
+      }
       if (json_out) {
         nlohmann::json j{{"solution", format_tokens(p, a.tokens)},
                          {"valid", checked ? nlohmann::json(ok) : nlohmann::json(nullptr)},

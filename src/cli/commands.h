@@ -26,6 +26,7 @@ void add_bench_command(CLI::App& app, Action& action);
 void add_report_command(CLI::App& app, Action& action);
 void add_import_commands(CLI::App& app, Action& action);
 void add_quantize_command(CLI::App& app, Action& action);  // cmd_quantize.cpp: trm quantize  // cmd_import.cpp: trm import | trm export
+void add_plot_command(CLI::App& app, Action& action);      // cmd_plot.cpp: trm plot (training curves)
 void add_serve_command(CLI::App& app, Action& action);  // cmd_serve.cpp: trm serve (HTTP)
 void add_mcp_command(CLI::App& app, Action& action);    // cmd_mcp.cpp: trm mcp (MCP over stdio)
 

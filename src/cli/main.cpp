@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
       "CPU-sized presets: tiny-sudoku-mlp, tiny-maze, cpu-sudoku, cpu-maze, cpu-arc (trm presets lists all).\n"
       "Your own task: trm data build grid --train FILE --test FILE --out DIR (docs/DATA.md).\n"
       "ARC: trm data build arc, trm arc eval, trm arc solve (see README).\n"
+      "Pictures: trm plot runs/s4 --out curves.svg; trm solve ... --render steps.gif (docs/VISUALS.md).\n"
       "Released PyTorch checkpoints: trm import PATH --out model.safetensors; back: trm export (docs/IMPORT.md).\n"};
   app.set_version_flag("--version", std::string("trm ") + TRM_VERSION);
   app.require_subcommand(1);
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
   trm::cli::add_arc_commands(app, action);
   trm::cli::add_import_commands(app, action);
   trm::cli::add_quantize_command(app, action);
+  trm::cli::add_plot_command(app, action);
   trm::cli::add_serve_command(app, action);
   trm::cli::add_mcp_command(app, action);
   try {
