@@ -14,6 +14,7 @@ packages=(
   libyaml-cpp-dev          # all_config.yaml of the official TRM/HRM checkpoints (trm import / export)
   curl ca-certificates     # `trm data download`
   pybind11-dev python3-dev python3-numpy python3-pytest  # the Python module `trm` and its tests (docs/LIBRARY.md)
+  libopenmpi-dev openmpi-bin  # data-parallel training over MPI (mpirun -np N trm train; docs/DISTRIBUTED.md)
 )
 for arg in "$@"; do
   case $arg in
