@@ -154,6 +154,27 @@ TEST(World, AllreduceAllgatherBroadcastBarrier) {
   w.barrier();
 }
 
+// Not a check: the all-reduce time of a model's gradient (docs/PERFORMANCE.md "Data-parallel
+// training"), for `mpirun -np 2 test_dist --gtest_also_run_disabled_tests
+// --gtest_filter=World.DISABLED_AllreduceSeconds`; TRM_ALLREDUCE_FLOATS sets the size.
+TEST(World, DISABLED_AllreduceSeconds) {
+  dist::Communicator& w = dist::world();
+  const char* env = std::getenv("TRM_ALLREDUCE_FLOATS");
+  const std::int64_t n = env ? std::atoll(env) : 5028866;  // sudoku-mlp's parameters
+  std::vector<float> g(static_cast<std::size_t>(n), 1.0f);
+  std::vector<double> t;
+  for (int i = 0; i < 21; ++i) {
+    w.barrier();  // the ranks start together: the time is the collective's, not a wait for a rank
+    const auto t0 = std::chrono::steady_clock::now();
+    dist::allreduce_sum_bucketed(w, g.data(), n);
+    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(t.begin() + 1, t.end());  // the first call sets up the connections: not counted
+  if (w.rank() == 0)
+    std::printf("allreduce of %lld floats (%.1f MB) over %d ranks: median %.2f ms, min %.2f ms, max %.2f ms\n",
+                static_cast<long long>(n), n * 4e-6, w.size(), t[11] * 1e3, t[1] * 1e3, t.back() * 1e3);
+}
+
 #ifdef TRM_TEST_MPIEXEC
 
 namespace fs = std::filesystem;
@@ -346,6 +367,45 @@ TEST_F(MpiRuns, ShardedEvalEqualsOneProcess) {
       EXPECT_EQ(ja.at(k), jb.at(k)) << halting << " " << k;
     EXPECT_EQ(std::count(b.output.begin(), b.output.end(), '{'), 1) << "rank 0 alone prints the result:\n" << b.output;
   }
+}
+
+// trm arc eval: each rank computes its batches of every round; the votes, pass@k and
+// submission.json equal one process's.
+TEST_F(MpiRuns, ShardedArcEvalEqualsOneProcess) {
+  const std::string tasks = *dir_ / "tasks";
+  fs::create_directories(tasks);
+  std::ofstream(tasks + "/recolor.json")
+      << R"({"train": [{"input": [[1,0],[0,1]], "output": [[2,0],[0,2]]}, {"input": [[1,1],[0,0]], "output": [[2,2],[0,0]]}],)"
+      << R"( "test": [{"input": [[0,1],[1,1]], "output": [[0,2],[2,2]]}]})";
+  std::ofstream(tasks + "/flip.json")
+      << R"({"train": [{"input": [[3,0,0]], "output": [[0,0,3]]}, {"input": [[4,5,0]], "output": [[0,5,4]]}],)"
+      << R"( "test": [{"input": [[0,6,7]], "output": [[7,6,0]]}]})";
+  const std::string arc = *dir_ / "arc", run = *dir_ / "arcrun";
+  Ran r = sh(kTrm + " data build arc --source " + *dir_ + " --subsets tasks --test-set tasks --aug 5 --seed 0 --out " + arc,
+             dir_->str());
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = sh("OMP_NUM_THREADS=1 " + kTrm + " train arc1-att hidden_size=16 num_heads=2 puzzle_emb_ndim=16 H_cycles=1 L_cycles=1 " +
+             "halt_max_steps=2 --data " + arc + " --out " + run + " --quiet --batch 4 --max-steps 2 --eval-examples 4",
+         dir_->str());
+  ASSERT_EQ(r.status, 0) << r.output;
+  const std::string cmd = kTrm + " arc eval --checkpoint " + run + "/final.safetensors --data " + arc + " --batch 3 --out ";
+  const Ran a = sh("OMP_NUM_THREADS=1 " + cmd + (*dir_ / "arc1"), dir_->str());
+  ASSERT_EQ(a.status, 0) << a.output;
+  const Ran b = sh(mpirun() + cmd + (*dir_ / "arc2"), dir_->str());
+  ASSERT_EQ(b.status, 0) << b.output;
+  nlohmann::json ja = last_json(a.output), jb = last_json(b.output);
+  ASSERT_TRUE(ja.contains("votes")) << a.output;
+  ja.erase("checkpoint");
+  jb.erase("checkpoint");
+  EXPECT_EQ(ja, jb);
+  auto slurp = [](const std::string& p) {
+    std::ifstream f(p);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+  };
+  EXPECT_EQ(slurp(*dir_ / "arc1/submission.json"), slurp(*dir_ / "arc2/submission.json"));
+  EXPECT_FALSE(slurp(*dir_ / "arc1/submission.json").empty());
 }
 
 TEST_F(MpiRuns, BatchMustSplitEvenly) {

@@ -568,6 +568,7 @@ StepMetrics Trainer::step() {
   const float* rows = row_grads_.data();
   const std::int32_t* ids = carry_.puzzle_ids().data();
   if (comm_.size() > 1) {
+    const auto t_comm = std::chrono::steady_clock::now();
     dist::allreduce_sum_bucketed(comm_, model_.grads(), model_.flat_size());
     if (nd > 0) {
       comm_.allgather(row_grads_.data(), row_grads_all_.data(), static_cast<std::int64_t>(local_) * nd * 4);
@@ -580,6 +581,7 @@ StepMetrics Trainer::step() {
     m.lm_loss = losses[0];
     m.q_halt_loss = losses[1];
     m.q_continue_loss = losses[2];
+    comm_seconds_ += seconds_since(t_comm);
   }
   if (opt_.before_update) opt_.before_update(model_, step_ + 1);
   // The numerical guard, before the update: a bad step can then be skipped with the weights, the
@@ -708,6 +710,13 @@ bool Trainer::log_train() {
                       {"steps_per_second", rate},
                       {"samples_per_second", rate * B}};
   if (mc_.act_continue()) j["q_continue_loss"] = window_.q_continue_loss / window_steps_;
+  if (comm_.size() > 1) {
+    // Seconds per step in the gradient all-reduce and gathers, waiting for the slowest rank
+    // included (docs/DISTRIBUTED.md).
+    j["ranks"] = comm_.size();
+    j["comm_seconds"] = comm_seconds_ / window_steps_;
+  }
+  comm_seconds_ = 0;
   log_write(j);
   // The ETA of this invocation: the steps left (to the end, or to --stop-after) at the rate so
   // far, cut by what is left of the time budget.

@@ -213,6 +213,7 @@ class Trainer {
   // The current log window, and what the rate and ETA are measured from.
   StepMetrics window_;
   std::int64_t window_steps_ = 0;
+  double comm_seconds_ = 0;  // in the step's gradient collectives over the window (several ranks)
   std::int64_t first_step_ = 0;  // the step this process started at
   std::chrono::steady_clock::time_point t_loop_, t_window_;
 };
