@@ -381,7 +381,7 @@ TEST_F(MpiRuns, ShardedArcEvalEqualsOneProcess) {
       << R"({"train": [{"input": [[3,0,0]], "output": [[0,0,3]]}, {"input": [[4,5,0]], "output": [[0,5,4]]}],)"
       << R"( "test": [{"input": [[0,6,7]], "output": [[7,6,0]]}]})";
   const std::string arc = *dir_ / "arc", run = *dir_ / "arcrun";
-  Ran r = sh(kTrm + " data build arc --source " + *dir_ + " --subsets tasks --test-set tasks --aug 5 --seed 0 --out " + arc,
+  Ran r = sh(kTrm + " data build arc --source " + dir_->str() + " --subsets tasks --test-set tasks --aug 5 --seed 0 --out " + arc,
              dir_->str());
   ASSERT_EQ(r.status, 0) << r.output;
   r = sh("OMP_NUM_THREADS=1 " + kTrm + " train arc1-att hidden_size=16 num_heads=2 puzzle_emb_ndim=16 H_cycles=1 L_cycles=1 " +
