@@ -564,7 +564,7 @@ StepMetrics Trainer::step() {
   // Data parallelism: the loss is divided by the global batch on every rank, so the sum of the
   // ranks' gradients is the gradient of the global batch. The puzzle-row gradients and ids of
   // every rank are gathered (in rank order = global row order) for the sparse SignSGD step, as
-  // the reference's multi-GPU run all-gathers them (docs/REFERENCE.md §5).
+  // the reference's multi-GPU run all-gathers them (docs/REFERENCE.md §5.2).
   const float* rows = row_grads_.data();
   const std::int32_t* ids = carry_.puzzle_ids().data();
   if (comm_.size() > 1) {
