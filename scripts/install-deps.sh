@@ -17,6 +17,7 @@ packages=(
   curl ca-certificates     # `trm data download`
   pybind11-dev python3-dev python3-numpy python3-pytest  # the Python module `trm` and its tests (docs/LIBRARY.md)
   wrk                      # HTTP load generator for the trm serve measurements (docs/SERVING.md)
+  libopenmpi-dev openmpi-bin  # data-parallel training over MPI (mpirun -np N trm train; docs/DISTRIBUTED.md)
 )
 for arg in "$@"; do
   case $arg in

@@ -1,13 +1,77 @@
 // Running a model over an ARC test split and feeding every row's prediction to an ArcVoter.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <utility>
 #include <set>
 
+#include "data/collate.h"
 #include "trm/arc/eval.h"
+#include "trm/dist/communicator.h"
 #include "trm/model/config.h"
 #include "trm/eval/evaluate.h"
 
 namespace trm {
+
+namespace {
+// One rank's share of arc_collect_votes: rounds of size() batches, rank k computing the k-th batch
+// of each round; the predictions of a round are all-gathered and voted in row order on every rank.
+void arc_collect_votes_sharded(TrmModel& model, const data::Dataset& split, const std::vector<std::string>& names,
+                               ArcVoter& voter, const ArcEvalOptions& opt,
+                               const std::function<void(std::int64_t, std::int64_t)>& progress) {
+  dist::Communicator& comm = *opt.comm;
+  const ModelConfig& c = model.config();
+  const int S = c.seq_len, P = comm.size();
+  const std::int64_t total = opt.max_examples > 0 ? std::min(opt.max_examples, split.num_examples) : split.num_examples;
+  const int batch = std::max(1, opt.batch);
+  model.reserve(batch, false);
+  InferenceCarry carry(model, batch);
+  // One record per row: puzzle id, q_halt, S predicted tokens.
+  const std::size_t rec = 2 + static_cast<std::size_t>(S);
+  std::vector<std::int32_t> mine(rec * static_cast<std::size_t>(batch)), all(mine.size() * static_cast<std::size_t>(P));
+  std::vector<std::int32_t> pred;
+  std::vector<float> q(static_cast<std::size_t>(2 * batch));
+  data::Batch rows;
+  const std::int64_t per_round = static_cast<std::int64_t>(P) * batch;
+  for (std::int64_t round = 0; round * per_round < total; ++round) {
+    auto range = [&](int k) {
+      const std::int64_t first = round * per_round + static_cast<std::int64_t>(k) * batch;
+      return std::pair<std::int64_t, int>{first, static_cast<int>(std::clamp<std::int64_t>(total - first, 0, batch))};
+    };
+    const auto [first, n] = range(comm.rank());
+    if (n > 0) {
+      data::collate_range(split, first, n, rows);
+      const Batch b{n, rows.inputs.data(), nullptr, rows.puzzle_identifiers.data()};  // inference: no labels
+      carry.reset(n);
+      for (int s = 0; s < c.halt_max_steps; ++s) carry.forward(b);
+      predictions(model, n, pred);
+      model.backend().to_host(model.q(), q.data(), 2 * n);
+      for (int r = 0; r < n; ++r) {
+        std::int32_t* out = mine.data() + rec * static_cast<std::size_t>(r);
+        out[0] = rows.puzzle_identifiers[static_cast<std::size_t>(r)];
+        std::memcpy(&out[1], &q[static_cast<std::size_t>(2 * r)], sizeof(float));
+        std::copy_n(pred.data() + static_cast<std::ptrdiff_t>(r) * S, S, out + 2);
+      }
+    }
+    comm.allgather(mine.data(), all.data(), static_cast<std::int64_t>(mine.size() * sizeof(std::int32_t)));
+    for (int k = 0; k < P; ++k) {
+      const auto [first_k, n_k] = range(k);
+      for (int r = 0; r < n_k; ++r) {
+        const std::int32_t* in = all.data() + rec * (static_cast<std::size_t>(k) * batch + static_cast<std::size_t>(r));
+        const std::int32_t id = in[0];
+        if (id == 0) continue;  // blank / padding rows carry no puzzle
+        float q_halt;
+        std::memcpy(&q_halt, &in[1], sizeof(float));
+        const double conf = 1.0 / (1.0 + std::exp(-static_cast<double>(q_halt)));
+        voter.add_tokens(names[static_cast<std::size_t>(id)],
+                         std::span<const std::uint8_t>(split.input_row(first_k + r), static_cast<std::size_t>(S)),
+                         std::span<const std::int32_t>(in + 2, static_cast<std::size_t>(S)), conf);
+      }
+    }
+    if (progress) progress(std::min(total, (round + 1) * per_round), total);
+  }
+}
+}  // namespace
 
 void arc_collect_votes(TrmModel& model, const data::Dataset& split, const std::vector<std::string>& names,
                        ArcVoter& voter, const ArcEvalOptions& opt,
@@ -26,6 +90,7 @@ void arc_collect_votes(TrmModel& model, const data::Dataset& split, const std::v
     throw Error("arc eval: the split has " + std::to_string(split.meta.num_puzzle_identifiers) +
                 " puzzle identifiers, the model's embedding table only " + std::to_string(c.num_puzzle_identifiers) +
                 " (was it trained on this dataset?)");
+  if (opt.comm && opt.comm->size() > 1) return arc_collect_votes_sharded(model, split, names, voter, opt, progress);
   EvalBatches batches(model, split, opt.max_examples, opt.batch);
   const int S = c.seq_len;
   Backend& be = model.backend();

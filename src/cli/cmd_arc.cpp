@@ -10,6 +10,7 @@
 #include "cli/puzzle_text.h"
 #include "io/atomic_file.h"
 #include "io/output_path.h"
+#include "trm/dist/communicator.h"
 #include "trm/arc/eval.h"
 #include "trm/arc/solve.h"
 #include "trm/train/checkpoint.h"
@@ -47,7 +48,12 @@ void add_eval(CLI::App& arc, Action& action) {
     action = [] {
       // Before the votes are collected (which can take hours), not after.
       precision_from_string(precision);  // a bad name fails before --out is created
-      data::prepare_output_dir(out);
+      // Under mpirun / srun the rows are sharded across the ranks (docs/DISTRIBUTED.md); rank 0
+      // prints and writes the results.
+      dist::Communicator& comm = dist::world();
+      const bool root = comm.rank() == 0;
+      o.comm = &comm;
+      if (root) data::prepare_output_dir(out);
       if (o.batch < 1) throw Error("--batch must be >= 1 (got " + std::to_string(o.batch) + ")");
       if (o.max_examples < 0) throw Error("--examples must be >= 0 (got " + std::to_string(o.max_examples) + ")");
       const data::Dataset test = data::read_split(data_dir, "test");
@@ -60,7 +66,8 @@ void add_eval(CLI::App& arc, Action& action) {
         o.max_examples = arc_whole_task_rows(test, o.max_examples);
         const std::vector<std::string> chosen = arc_tasks_in_rows(test, names, o.max_examples);
         std::erase_if(tasks, [&](const data::ArcTask& t) { return std::find(chosen.begin(), chosen.end(), t.id) == chosen.end(); });
-        std::fprintf(stderr, "arc eval: the first %lld test rows hold %zu whole tasks of %zu; pass@k is averaged over those %zu\n",
+        if (root)
+          std::fprintf(stderr, "arc eval: the first %lld test rows hold %zu whole tasks of %zu; pass@k is averaged over those %zu\n",
                      static_cast<long long>(o.max_examples), tasks.size(), all_tasks, tasks.size());
       }
       auto be = make_backend(backend);
@@ -68,7 +75,7 @@ void add_eval(CLI::App& arc, Action& action) {
       ArcVoter voter;
       nlohmann::ordered_json results = nlohmann::ordered_json::array();
       ArcScore last;
-      const bool tty = isatty(2);
+      const bool tty = root && isatty(2);
       for (const auto& ck : ckpts) {
         if (!pool) voter.clear();
         // Puzzle ids are rows of the checkpoint's embedding table, numbered as the builder's
@@ -89,9 +96,10 @@ void add_eval(CLI::App& arc, Action& action) {
                                     {"dropped_empty_predictions", voter.num_dropped()},
                                     {"tasks_evaluated", tasks.size()}, {"tasks_in_data", all_tasks}};
         j.update(last.to_json());
-        std::printf("%s\n", j.dump().c_str());
+        if (root) std::printf("%s\n", j.dump().c_str());
         results.push_back(std::move(j));
       }
+      if (!root) return 0;
       write_json(out, "results.json", results);
       write_json(out, "submission.json", last.submission);
       return 0;

@@ -9,6 +9,7 @@
 #include "cli/sampling_option.h"
 #include "trm/train/checkpoint.h"
 #include "trm/data/dataset.h"
+#include "trm/dist/communicator.h"
 #include "trm/eval/evaluate.h"
 #include "trm/infer/check.h"
 
@@ -65,8 +66,13 @@ void add_eval_command(CLI::App& app, Action& action) {
       // unchecked unless --check asks); else confidence.
       if (sampling.select == "auto" && (o.samples > 1 || o.check) && infer::checker_for_dataset(ds).active())
         o.select = infer::Select::kChecker;
-      ProgressLine line("eval", isatty(2));
+      // Under mpirun / srun the examples are sharded across the ranks (docs/DISTRIBUTED.md); rank 0
+      // prints the result.
+      dist::Communicator& comm = dist::world();
+      o.comm = &comm;
+      ProgressLine line("eval", comm.rank() == 0 && isatty(2));
       const EvalResult r = evaluate(*model, ds, o, [&line](std::int64_t done, std::int64_t total) { line(done, total); });
+      if (comm.rank() != 0) return r.nonfinite > 0 ? 3 : 0;
       std::fprintf(stderr, "exact accuracy by step:");
       for (double v : r.exact_by_step) std::fprintf(stderr, " %.3f", v);
       std::fprintf(stderr, "\n");

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "trm/dist/communicator.h"
 #include "trm/train/trainer.h"
 
 namespace trm::cli {
@@ -66,6 +67,11 @@ void add_train_command(CLI::App& app, Action& action) {
           std::printf("%s", plan.describe().c_str());
         return 0;
       }
+      // Under mpirun / srun: data-parallel over the ranks (docs/DISTRIBUTED.md); rank 0 writes
+      // the run directory and prints the summary.
+      dist::Communicator& comm = dist::world();
+      o.comm = &comm;
+      if (comm.rank() != 0) o.progress = false;
       TrainSummary s;
       try {
         s = train(o, *be);
@@ -81,7 +87,8 @@ void add_train_command(CLI::App& app, Action& action) {
         j.update({{"exact_accuracy", s.last_eval.exact_accuracy}, {"cell_accuracy", s.last_eval.cell_accuracy},
                   {"eval_n", s.last_eval.n}});
       if (s.stopped_by_signal) j["interrupted"] = true;
-      std::printf("%s\n", j.dump().c_str());
+      if (comm.size() > 1) j["ranks"] = comm.size();
+      if (comm.rank() == 0) std::printf("%s\n", j.dump().c_str());
       // 128 + SIGINT, as a shell reports a process the signal ended: a script must not take an
       // interrupted run for a finished one.
       return s.stopped_by_signal ? 130 : 0;

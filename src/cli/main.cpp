@@ -6,6 +6,30 @@
 
 #include "cli/commands.h"
 #include "cli/help_example.h"
+#include "trm/dist/communicator.h"
+
+namespace {
+int run_command(const trm::cli::Action& action) {
+  try {
+    const int status = action ? action() : 0;
+    // What a command prints on stdout is a result (JSON lines, tables): a write error there (a
+    // full disk behind a redirection) must not end in status 0 with the result lost.
+    errno = 0;
+    if (std::fflush(stdout) != 0 || std::ferror(stdout))
+      throw trm::Error(std::string("standard output: write failed (") + std::strerror(errno ? errno : EIO) + ")");
+    return status;
+  } catch (const trm::Error& e) {
+    // Bad input (a file, a config, a shape): the message names it; status 2 (tests/cli_smoke.sh).
+    std::fprintf(stderr, "trm: error: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    // Anything else (a failed TRM_ASSERT, std::filesystem, nlohmann::json, std::bad_alloc) would
+    // otherwise reach std::terminate and abort with a core dump; report it and exit 1.
+    std::fprintf(stderr, "trm: internal error: %s\n", e.what());
+    return 1;
+  }
+}
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -44,22 +68,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  try {
-    const int status = action ? action() : 0;
-    // What a command prints on stdout is a result (JSON lines, tables): a write error there (a
-    // full disk behind a redirection) must not end in status 0 with the result lost.
-    errno = 0;
-    if (std::fflush(stdout) != 0 || std::ferror(stdout))
-      throw trm::Error(std::string("standard output: write failed (") + std::strerror(errno ? errno : EIO) + ")");
-    return status;
-  } catch (const trm::Error& e) {
-    // Bad input (a file, a config, a shape): the message names it; status 2 (tests/cli_smoke.sh).
-    std::fprintf(stderr, "trm: error: %s\n", e.what());
-    return 2;
-  } catch (const std::exception& e) {
-    // Anything else (a failed TRM_ASSERT, std::filesystem, nlohmann::json, std::bad_alloc) would
-    // otherwise reach std::terminate and abort with a core dump; report it and exit 1.
-    std::fprintf(stderr, "trm: internal error: %s\n", e.what());
-    return 1;
-  }
+  // Every exit of a command goes through dist::finish: with several MPI ranks, a failed rank ends
+  // the others (which may be waiting for it in a collective) instead of leaving them to hang.
+  return trm::dist::finish(run_command(action));
 }

@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <tuple>
+#include <vector>
 
 #include "data/collate.h"
 #include "trm/train/act.h"
 #include "trm/data/dataset.h"
+#include "trm/dist/communicator.h"
 
 namespace trm {
 
@@ -54,6 +57,17 @@ EvalBatches::EvalBatches(TrmModel& model, const data::Dataset& split, std::int64
       max_batch_(batch_for(total_, batch)),
       carry_(reserved_for_inference(model, max_batch_), max_batch_) {}
 
+EvalBatches::EvalBatches(TrmModel& model, const data::Dataset& split, int batch, std::int64_t first, std::int64_t end)
+    : split_(split),
+      total_(end),
+      max_batch_(batch_for(end - first, batch)),
+      carry_(reserved_for_inference(model, max_batch_), max_batch_),
+      begin_(first) {
+  if (first < 0 || end < first || end > split.num_examples)
+    throw Error("EvalBatches: rows [" + std::to_string(first) + ", " + std::to_string(end) + ") of a split of " +
+                std::to_string(split.num_examples));
+}
+
 bool EvalBatches::next() {
   begin_ += size_;
   if (begin_ >= total_) return false;
@@ -78,11 +92,19 @@ void predictions(TrmModel& model, int batch, std::vector<std::int32_t>& out) {
 namespace {
 // Adaptive halting, sampling and checking on the inference engine (trm/infer/solver.h): the split
 // is fed to one Solver in chunks of several batches, so freed rows are refilled across batches.
+// The engine's batch and the rows it is fed at a time, for an evaluation of `whole` rows.
+int engine_batch(const EvalOptions& opt, std::int64_t whole) {
+  return std::max(1, static_cast<int>(std::min<std::int64_t>(opt.batch, std::max<std::int64_t>(whole, 1) * std::max(opt.samples, 1))));
+}
+std::int64_t engine_chunk_rows(const EvalOptions& opt, std::int64_t whole) {
+  return std::max<std::int64_t>(1024, 8 * static_cast<std::int64_t>(engine_batch(opt, whole)));
+}
+
+// Rows [first, total) of an evaluation of `whole` rows (first: a multiple of the chunk).
 EvalResult evaluate_on_engine(TrmModel& model, const data::Dataset& split, const EvalOptions& opt,
-                              const EvalProgress& progress) {
+                              const EvalProgress& progress, std::int64_t first, std::int64_t total, std::int64_t whole,
+                              Sums& sums) {
   const ModelConfig& c = model.config();
-  const auto t0 = std::chrono::steady_clock::now();
-  const std::int64_t total = rows_covered(split, opt.max_examples);
   const int T = c.halt_max_steps, S = c.seq_len;
   infer::SolverOptions so;
   so.halting = opt.halting == Halting::kAdaptive ? infer::HaltMode::kAdaptive : infer::HaltMode::kReference;
@@ -92,10 +114,9 @@ EvalResult evaluate_on_engine(TrmModel& model, const data::Dataset& split, const
   so.seed = opt.seed;
   if (opt.check || opt.select == infer::Select::kChecker) so.checker = infer::checker_for_dataset(split);
   infer::validate(so);
-  so.batch = std::max(1, static_cast<int>(std::min<std::int64_t>(
-                             opt.batch, std::max<std::int64_t>(total, 1) * std::max(opt.samples, 1))));
+  so.batch = engine_batch(opt, whole);
   infer::Solver solver(model, so);
-  const std::int64_t chunk = std::max<std::int64_t>(1024, 8 * static_cast<std::int64_t>(so.batch));
+  const std::int64_t chunk = engine_chunk_rows(opt, whole);
   data::Batch rows;
   std::vector<infer::Answer> answers;
   // Per example of the chunk: whether trajectory 0's answer after step k+1 is exact, and the last
@@ -107,7 +128,7 @@ EvalResult evaluate_on_engine(TrmModel& model, const data::Dataset& split, const
   r.checker = infer::to_string(so.checker.family());
   r.exact_by_step.assign(static_cast<std::size_t>(T), 0.0);
   double exact = 0, cells_ok = 0, cells = 0, steps = 0, q_ok = 0;
-  for (std::int64_t begin = 0; begin < total; begin += chunk) {
+  for (std::int64_t begin = first; begin < total; begin += chunk) {
     const int m = static_cast<int>(std::min(chunk, total - begin));
     data::collate_range(split, begin, m, rows);
     exact_step.assign(static_cast<std::size_t>(m) * T, 0);
@@ -150,9 +171,13 @@ EvalResult evaluate_on_engine(TrmModel& model, const data::Dataset& split, const
             exact_step[static_cast<std::size_t>(p) * T + static_cast<std::size_t>(std::min(s, last) - 1)];
     }
   }
-  finish(r, total, Sums{exact, cells_ok, cells, steps, q_ok}, t0);
+  sums = Sums{exact, cells_ok, cells, steps, q_ok};
   return r;
 }
+
+// The fixed-schedule (and whole-batch adaptive) loop over rows [first, end).
+EvalResult evaluate_batches(TrmModel& model, const data::Dataset& split, const EvalOptions& opt,
+                            const EvalProgress& progress, std::int64_t first, std::int64_t end, std::int64_t whole, Sums& sums);
 }  // namespace
 
 EvalResult evaluate(TrmModel& model, const data::Dataset& split, const EvalOptions& opt, const EvalProgress& progress) {
@@ -162,12 +187,46 @@ EvalResult evaluate(TrmModel& model, const data::Dataset& split, const EvalOptio
   if (split.meta.vocab_size > c.vocab_size)
     throw Error("evaluate: the split's vocab_size " + std::to_string(split.meta.vocab_size) + " exceeds the model's " +
                 std::to_string(c.vocab_size));
-  if ((opt.halting == Halting::kAdaptive && !opt.whole_batch) || opt.samples != 1 || opt.check ||
-      opt.select == infer::Select::kChecker)
-    return evaluate_on_engine(model, split, opt, progress);
   const auto t0 = std::chrono::steady_clock::now();
-  EvalBatches batches(model, split, opt.max_examples, opt.batch);
-  const std::int64_t total = batches.total();
+  const std::int64_t total = rows_covered(split, opt.max_examples);
+  const bool engine = (opt.halting == Halting::kAdaptive && !opt.whole_batch) || opt.samples != 1 || opt.check ||
+                      opt.select == infer::Select::kChecker;
+  // Each rank takes a contiguous run of the batches (fixed schedule) or chunks (engine) one process
+  // would run, with the same rows in each: a GEMM's rounding can depend on the rows beside a row,
+  // and an answer near a tie flips with it, so the shards keep every batch as it was. The sums
+  // (integer counts held in doubles, exact) then equal one process's.
+  const bool sharded = opt.comm && opt.comm->size() > 1 && opt.samples == 1;
+  std::int64_t first = 0, end = total;
+  if (sharded) {
+    const std::int64_t unit = engine ? engine_chunk_rows(opt, total) : batch_for(total, opt.batch);
+    const auto [u0, u1] = dist::shard_range((total + unit - 1) / unit, opt.comm->rank(), opt.comm->size());
+    first = std::min(total, u0 * unit);
+    end = std::min(total, u1 * unit);
+  }
+  Sums s;
+  EvalResult r = engine ? evaluate_on_engine(model, split, opt, progress, first, end, total, s)
+                        : evaluate_batches(model, split, opt, progress, first, end, total, s);
+  if (sharded) {
+    std::vector<double> v = {s.exact, s.cells_ok, s.cells, s.steps, s.q_ok, static_cast<double>(r.nonfinite),
+                             static_cast<double>(r.verified), static_cast<double>(r.row_steps)};
+    v.insert(v.end(), r.exact_by_step.begin(), r.exact_by_step.end());
+    opt.comm->allreduce_sum(v.data(), static_cast<std::int64_t>(v.size()));
+    s = Sums{v[0], v[1], v[2], v[3], v[4]};
+    r.nonfinite = static_cast<std::int64_t>(v[5]);
+    r.verified = static_cast<std::int64_t>(v[6]);
+    r.row_steps = static_cast<std::int64_t>(v[7]);
+    std::copy(v.begin() + 8, v.end(), r.exact_by_step.begin());
+  }
+  finish(r, total, s, t0);
+  return r;
+}
+
+namespace {
+EvalResult evaluate_batches(TrmModel& model, const data::Dataset& split, const EvalOptions& opt,
+                            const EvalProgress& progress, std::int64_t first, std::int64_t end, std::int64_t whole, Sums& sums) {
+  const ModelConfig& c = model.config();
+  // The batch size one process would use for all `whole` rows, so each shard's batches are its.
+  EvalBatches batches(model, split, batch_for(whole, opt.batch), first, end);
   const int B = batches.max_batch(), T = c.halt_max_steps;
   Backend& be = model.backend();
   std::vector<float> q(static_cast<std::size_t>(2 * B));
@@ -225,10 +284,11 @@ EvalResult evaluate(TrmModel& model, const data::Dataset& split, const EvalOptio
       q_ok += finite_at_stop[b] && (q_at_stop[b] >= 0.0f) == (exact_at_stop[b] != 0);
       r.nonfinite += !finite_at_stop[b];
     }
-    if (progress) progress(batches.begin() + n, total);
+    if (progress) progress(batches.begin() + n, end);
   }
-  finish(r, total, Sums{exact, cells_ok, cells, steps, q_ok}, t0);
+  sums = Sums{exact, cells_ok, cells, steps, q_ok};
   return r;
 }
+}  // namespace
 
 }  // namespace trm

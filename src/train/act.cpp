@@ -51,6 +51,8 @@ ActCarry::ActCarry(TrmModel& model, int batch)
 
 float* ActCarry::z_H(int begin) { return state_.data() + begin * per_slot_; }
 float* ActCarry::z_L(int begin) { return state_.data() + (batch_ + begin) * per_slot_; }
+const float* ActCarry::z_H(int begin) const { return state_.data() + begin * per_slot_; }
+const float* ActCarry::z_L(int begin) const { return state_.data() + (batch_ + begin) * per_slot_; }
 
 void ActCarry::refill(const Batch& fresh) {
   if (fresh.size != batch_) throw Error("ActCarry::refill: batch of " + std::to_string(fresh.size) + ", carry has " + std::to_string(batch_));
@@ -75,9 +77,18 @@ Batch ActCarry::slots(int begin, int count) const {
                labels_.data() + static_cast<std::ptrdiff_t>(begin) * S_, ids_.data() + begin};
 }
 
-void ActCarry::update_halting(const float* q, bool training, data::Rng& rng) {
+void ActCarry::update_halting(const float* q, bool training, data::Rng& rng, int rows_before, int rows_after) {
   const ModelConfig& c = model_.config();
   const int max_steps = c.halt_max_steps;
+  // The draws of rows held by other ranks, in the order a single process makes them.
+  auto skip_rows = [&](int n) {
+    if (!training || max_steps <= 1) return;
+    for (int i = 0; i < n; ++i) {
+      (void)rng.uniform();
+      (void)rng.below(static_cast<std::uint64_t>(max_steps - 1));
+    }
+  };
+  skip_rows(rows_before);
   for (int b = 0; b < batch_; ++b) {
     steps_[b] += 1;
     bool halt = steps_[b] >= max_steps;
@@ -91,6 +102,22 @@ void ActCarry::update_halting(const float* q, bool training, data::Rng& rng) {
     }
     halted_[b] = halt;
   }
+  skip_rows(rows_after);
+}
+
+void ActCarry::copy_rows_from(const ActCarry& src, int begin) {
+  if (begin < 0 || begin + batch_ > src.batch_ || src.per_slot_ != per_slot_ || src.S_ != S_)
+    throw Error("ActCarry::copy_rows_from: rows [" + std::to_string(begin) + ", " + std::to_string(begin + batch_) +
+                ") of a carry of " + std::to_string(src.batch_));
+  Backend& be = model_.backend();
+  be.copy(src.z_H(begin), z_H(), batch_ * per_slot_);
+  be.copy(src.z_L(begin), z_L(), batch_ * per_slot_);
+  const std::ptrdiff_t b0 = begin, n = batch_;
+  std::copy_n(src.inputs_.begin() + b0 * S_, n * S_, inputs_.begin());
+  std::copy_n(src.labels_.begin() + b0 * S_, n * S_, labels_.begin());
+  std::copy_n(src.ids_.begin() + b0, n, ids_.begin());
+  std::copy_n(src.steps_.begin() + b0, n, steps_.begin());
+  std::copy_n(src.halted_.begin() + b0, n, halted_.begin());
 }
 
 }  // namespace trm

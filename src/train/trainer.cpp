@@ -15,6 +15,7 @@
 #include "io/run_lock.h"
 #include "trm/bench/bench.h"
 #include "trm/data/grid.h"
+#include "trm/dist/communicator.h"
 #include "trm/model/memory.h"
 #include "trm/train/checkpoint.h"
 #include "trm/train/trainer.h"
@@ -116,12 +117,26 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 }
 
 // The micro-batch size, once the global batch is known to split into whole micro-batches.
-int checked_micro_batch(const TrainOptions& opt) {
+// `rows`: the rows one process computes (the global batch, or a rank's shard of it).
+int checked_micro_batch(const TrainOptions& opt, int rows = 0) {
   if (opt.global_batch < 1) throw Error("global_batch must be >= 1");
-  const int micro = opt.micro_batch > 0 ? std::min(opt.micro_batch, opt.global_batch) : opt.global_batch;
-  if (opt.global_batch % micro != 0)
-    throw Error("global_batch " + std::to_string(opt.global_batch) + " is not a multiple of micro_batch " + std::to_string(micro));
+  if (rows <= 0) rows = opt.global_batch;
+  const int micro = opt.micro_batch > 0 ? std::min(opt.micro_batch, rows) : rows;
+  if (rows % micro != 0)
+    throw Error(rows == opt.global_batch
+                    ? "global_batch " + std::to_string(opt.global_batch) + " is not a multiple of micro_batch " + std::to_string(micro)
+                    : "the batch shard of each rank (" + std::to_string(rows) + " = global_batch / ranks) is not a multiple of micro_batch " +
+                          std::to_string(micro));
   return micro;
+}
+
+// The rows of every global batch one rank computes: the batch split evenly (so every rank's
+// collectives have equal sizes, and the result matches one process's).
+int rows_per_rank(const TrainOptions& opt, const dist::Communicator& comm) {
+  if (opt.global_batch % comm.size() != 0)
+    throw Error("--batch " + std::to_string(opt.global_batch) + " is not a multiple of the " + std::to_string(comm.size()) +
+                " ranks of this run (each rank takes an equal shard of every global batch)");
+  return opt.global_batch / comm.size();
 }
 
 ModelConfig model_config_for(const TrainOptions& opt, const data::Dataset& train_set) {
@@ -163,8 +178,8 @@ const TrainOptions& validated(const TrainOptions& o) {
 
 // Creates the run directory and proves it writable (before the model is built, so a bad --out
 // fails fast, with a trm::Error naming it), and names its checkpoint.
-std::string checkpoint_path_in(const std::string& out_dir) {
-  data::prepare_output_dir(out_dir);
+std::string checkpoint_path_in(const std::string& out_dir, bool writer) {
+  if (writer) data::prepare_output_dir(out_dir);
   return (fs::path(out_dir) / "checkpoint.safetensors").string();
 }
 
@@ -384,8 +399,12 @@ class Trainer::JsonlLog {
 Trainer::Trainer(const TrainOptions& options, Backend& backend)
     : opt_(validated(options)),
       be_(backend),
+      own_comm_(opt_.comm ? nullptr : dist::make_single_communicator()),
+      comm_(opt_.comm ? *opt_.comm : *own_comm_),
+      local_(rows_per_rank(opt_, comm_)),
+      row0_(local_ * comm_.rank()),
       t_start_(std::chrono::steady_clock::now()),
-      micro_(checked_micro_batch(opt_)),
+      micro_(checked_micro_batch(opt_, local_)),
       train_set_(data::read_split(opt_.data_dir, "train")),
       has_test_(fs::exists(fs::path(opt_.data_dir) / "test" / "dataset.json")),
       test_set_(has_test_ ? data::read_split(opt_.data_dir, "test") : data::Dataset{}),
@@ -393,23 +412,27 @@ Trainer::Trainer(const TrainOptions& options, Backend& backend)
       mc_(memory_checked(model_config_for(opt_, train_set_), opt_, micro_, has_test_, be_)),
       oc_(optim_config_for(opt_, train_set_)),
       eval_every_(eval_every_for(opt_, train_set_)),
-      ckpt_path_(checkpoint_path_in(opt_.out_dir)),
-      lock_(std::make_unique<data::RunLock>(opt_.out_dir)),
+      ckpt_path_(checkpoint_path_in(opt_.out_dir, comm_.rank() == 0)),
+      lock_(comm_.rank() == 0 ? std::make_unique<data::RunLock>(opt_.out_dir) : nullptr),
       config_({{"model", mc_}, {"optim", oc_}, {"train", to_json(opt_)}}),
       model_(mc_, be_),
       optimizer_(initialized(model_, opt_.seed, micro_), oc_),
-      carry_(model_, opt_.global_batch),
+      carry_(model_, local_),
       sampler_(train_set_, {opt_.global_batch, opt_.seed, std::max(1, static_cast<int>(opt_.eval_interval))}),
       halt_rng_(opt_.seed, 0x4a11),
       // An evaluation model holding the EMA weights (the reference evaluates and saves those).
       // It reads the training model's puzzle table (not EMA'd) rather than a copy of it: at ARC
       // scale that copy was 1.8 GB.
       eval_model_(mc_, be_, &model_),
-      q_all_(static_cast<std::size_t>(2 * opt_.global_batch)),
-      correct_(static_cast<std::size_t>(opt_.global_batch)),
+      q_all_(static_cast<std::size_t>(2 * local_)),
+      correct_(static_cast<std::size_t>(local_)),
       valid_(correct_.size()),
       seq_ok_(correct_.size()),
-      row_grads_(be_, std::max<std::int64_t>(1, static_cast<std::int64_t>(opt_.global_batch) * mc_.puzzle_emb_ndim)) {
+      row_grads_(be_, std::max<std::int64_t>(1, static_cast<std::int64_t>(local_) * mc_.puzzle_emb_ndim)) {
+  if (comm_.size() > 1) {
+    row_grads_all_ = DeviceBuffer(be_, std::max<std::int64_t>(1, static_cast<std::int64_t>(opt_.global_batch) * mc_.puzzle_emb_ndim));
+    ids_all_.resize(static_cast<std::size_t>(opt_.global_batch));
+  }
   // A grid task's alphabet and width travel with every checkpoint, so `trm solve` can read and
   // print its puzzles without the data directory (include/trm/data/grid.h).
   if (const auto grid = data::read_grid_format(opt_.data_dir)) config_["grid"] = grid->to_json();
@@ -418,14 +441,47 @@ Trainer::Trainer(const TrainOptions& options, Backend& backend)
   // Temporary files of a save that a crash or kill -9 interrupted: never read (the complete
   // previous file is still under its name), so removed. Safe only because lock_ is held.
   for (const char* name : {"checkpoint.safetensors", "final.safetensors", "config.json"}) {
+    if (!root()) break;  // rank 0 alone writes (and cleans) the run directory
     const std::string path = (fs::path(opt_.out_dir) / name).string();
     if (data::remove_stale_temp(path))
       std::fprintf(stderr, "trm train: removed %s, left by an interrupted save\n", data::atomic_temp_path(path).c_str());
   }
   if (opt_.resume && fs::exists(ckpt_path_)) resume();
+  if (!root()) return;
   // After resuming, so a checkpoint of another config is refused before config.json changes.
   data::write_text_file((fs::path(opt_.out_dir) / "config.json").string(), config_.dump(2) + "\n");
   log_ = std::make_unique<JsonlLog>((fs::path(opt_.out_dir) / "metrics.jsonl").string());
+}
+
+bool Trainer::root() const { return comm_.rank() == 0; }
+
+void Trainer::log_write(const nlohmann::json& j) {
+  if (log_) log_->write(j);
+}
+
+bool Trainer::any_rank(bool local) {
+  if (comm_.size() == 1) return local;
+  double v = local ? 1.0 : 0.0;
+  comm_.allreduce_sum(&v, 1);
+  return v > 0;
+}
+
+void Trainer::reduce_metrics(double* v, int n) {
+  if (comm_.size() > 1) comm_.allreduce_sum(v, n);
+}
+
+std::unique_ptr<ActCarry> Trainer::gathered_carry() {
+  auto full = std::make_unique<ActCarry>(model_, opt_.global_batch);
+  const std::int64_t state = carry_.state_size() / local_;  // floats per row of z_H (or z_L)
+  const std::int64_t S = mc_.seq_len;
+  comm_.allgather(carry_.z_H(), full->z_H(), local_ * state * static_cast<std::int64_t>(sizeof(float)));
+  comm_.allgather(carry_.z_L(), full->z_L(), local_ * state * static_cast<std::int64_t>(sizeof(float)));
+  comm_.allgather(carry_.inputs().data(), full->inputs().data(), local_ * S * 4);
+  comm_.allgather(carry_.labels().data(), full->labels().data(), local_ * S * 4);
+  comm_.allgather(carry_.puzzle_ids().data(), full->puzzle_ids().data(), local_ * 4);
+  comm_.allgather(carry_.steps().data(), full->steps_mut().data(), local_ * 4);
+  comm_.allgather(carry_.halted().data(), full->halted_mut().data(), local_);
+  return full;
 }
 
 Trainer::~Trainer() = default;
@@ -460,7 +516,15 @@ void Trainer::resume() {
                 std::to_string(skipped) + ") do not add up to \"step\" (" + std::to_string(step) + ")");
   const nlohmann::json& sampler_state = ck.state_at("sampler");
   const nlohmann::json& rng_state = ck.state_at("halt_rng");
-  ck.load_train_state(model_, optimizer_, carry_);
+  if (comm_.size() == 1) {
+    ck.load_train_state(model_, optimizer_, carry_);
+  } else {
+    // The checkpoint holds the carry of the whole global batch (whatever number of ranks wrote
+    // it): each rank keeps the rows of its shard, exactly as a single process would hold them.
+    ActCarry full(model_, opt_.global_batch);
+    ck.load_train_state(model_, optimizer_, full);
+    carry_.copy_rows_from(full, row0_);
+  }
   try {
     sampler_.restore(sampler_state);
   } catch (const Error& e) {
@@ -470,17 +534,20 @@ void Trainer::resume() {
   step_ = step;
   skipped_ = skipped;
   last_checkpoint_step_ = step;
-  std::fprintf(stderr, "trm train: resumed from %s at step %lld\n", ckpt_path_.c_str(), static_cast<long long>(step_));
+  if (root()) std::fprintf(stderr, "trm train: resumed from %s at step %lld\n", ckpt_path_.c_str(), static_cast<long long>(step_));
 }
 
 StepMetrics Trainer::step() {
   const int B = opt_.global_batch, nd = mc_.puzzle_emb_ndim;
   while (!sampler_.next(fresh_)) {
   }
-  carry_.refill(Batch{B, fresh_.inputs.data(), fresh_.labels.data(), fresh_.puzzle_identifiers.data()});
+  // Every rank draws the same global batch (the sampler's state is global) and refills its own
+  // rows [row0_, row0_ + local_) from it.
+  const std::ptrdiff_t off = static_cast<std::ptrdiff_t>(row0_) * mc_.seq_len;
+  carry_.refill(Batch{local_, fresh_.inputs.data() + off, fresh_.labels.data() + off, fresh_.puzzle_identifiers.data() + row0_});
   model_.zero_grads();
   StepMetrics m;
-  for (int begin = 0; begin < B; begin += micro_) {
+  for (int begin = 0; begin < local_; begin += micro_) {
     const Batch mb = carry_.slots(begin, micro_);
     model_.train_step(mb, carry_.z_H(begin), carry_.z_L(begin), carry_.steps().data() + begin, oc_.loss_divisor, lr_);
     if (nd > 0)
@@ -494,6 +561,28 @@ StepMetrics Trainer::step() {
     m.q_halt_loss += lr_.q_halt_loss;
     m.q_continue_loss += lr_.q_continue_loss;
   }
+  // Data parallelism: the loss is divided by the global batch on every rank, so the sum of the
+  // ranks' gradients is the gradient of the global batch. The puzzle-row gradients and ids of
+  // every rank are gathered (in rank order = global row order) for the sparse SignSGD step, as
+  // the reference's multi-GPU run all-gathers them (docs/REFERENCE.md §5.2).
+  const float* rows = row_grads_.data();
+  const std::int32_t* ids = carry_.puzzle_ids().data();
+  if (comm_.size() > 1) {
+    const auto t_comm = std::chrono::steady_clock::now();
+    dist::allreduce_sum_bucketed(comm_, model_.grads(), model_.flat_size());
+    if (nd > 0) {
+      comm_.allgather(row_grads_.data(), row_grads_all_.data(), static_cast<std::int64_t>(local_) * nd * 4);
+      comm_.allgather(carry_.puzzle_ids().data(), ids_all_.data(), static_cast<std::int64_t>(local_) * 4);
+      rows = row_grads_all_.data();
+      ids = ids_all_.data();
+    }
+    double losses[3] = {m.lm_loss, m.q_halt_loss, m.q_continue_loss};
+    reduce_metrics(losses, 3);
+    m.lm_loss = losses[0];
+    m.q_halt_loss = losses[1];
+    m.q_continue_loss = losses[2];
+    comm_seconds_ += seconds_since(t_comm);
+  }
   if (opt_.before_update) opt_.before_update(model_, step_ + 1);
   // The numerical guard, before the update: a bad step can then be skipped with the weights, the
   // optimizer moments and step count and the EMA exactly as they were.
@@ -504,16 +593,25 @@ StepMetrics Trainer::step() {
     return StepMetrics{};
   }
   last_step_skipped_ = false;
-  optimizer_.step(carry_.puzzle_ids().data(), row_grads_.data(), nd > 0 ? B : 0);
-  carry_.update_halting(q_all_.data(), true, halt_rng_);
+  optimizer_.step(ids, rows, nd > 0 ? B : 0);
+  carry_.update_halting(q_all_.data(), true, halt_rng_, row0_, B - row0_ - local_);
   ++step_;
-  for (int b = 0; b < B; ++b) {
+  for (int b = 0; b < local_; ++b) {
     if (!carry_.halted()[b] || valid_[b] == 0) continue;
     m.count += 1;
     m.accuracy += static_cast<double>(correct_[b]) / valid_[b];
     m.exact += seq_ok_[b];
     m.q_halt_acc += (q_all_[2 * b] >= 0.0f) == (seq_ok_[b] != 0);  // as HRM's metric too (q_halt >= 0)
     m.steps += carry_.steps()[b];
+  }
+  if (comm_.size() > 1) {
+    double counts[5] = {m.count, m.accuracy, m.exact, m.q_halt_acc, m.steps};
+    reduce_metrics(counts, 5);
+    m.count = counts[0];
+    m.accuracy = counts[1];
+    m.exact = counts[2];
+    m.q_halt_acc = counts[3];
+    m.steps = counts[4];
   }
   // Losses per example of the global batch (the summed micro-batch losses over B).
   m.lm_loss /= B;
@@ -532,9 +630,10 @@ std::string Trainer::nonfinite_in_step(const StepMetrics& m) {
   const std::int64_t n = model_.flat_size();
   if (const std::int64_t bad = be_.count_nonfinite(model_.grads(), n))
     add(std::to_string(bad) + " of " + std::to_string(n) + " parameter gradients");
+  // Every rank's rows (gathered) when there are several: all ranks reach the same verdict.
   const std::int64_t rows = static_cast<std::int64_t>(opt_.global_batch) * mc_.puzzle_emb_ndim;
   if (rows > 0)
-    if (const std::int64_t bad = be_.count_nonfinite(row_grads_.data(), rows))
+    if (const std::int64_t bad = be_.count_nonfinite(comm_.size() > 1 ? row_grads_all_.data() : row_grads_.data(), rows))
       add(std::to_string(bad) + " of " + std::to_string(rows) + " puzzle-embedding gradients");
   return what;
 }
@@ -552,20 +651,21 @@ void Trainer::handle_nonfinite_step(const std::string& what) {
     // The forward of this step wrote non-finite values into the carry: every slot restarts from
     // fresh examples and H_init / L_init at the next refill, as if it had halted.
     std::fill(carry_.halted_mut().begin(), carry_.halted_mut().end(), std::uint8_t{1});
-    log_->write({{"type", "nonfinite"}, {"step", step_}, {"action", "skipped"}, {"what", what}, {"skipped", skipped_}});
-    std::fprintf(stderr, "%strm train: step %lld: non-finite values (%s); update skipped, weights unchanged (%lld of %lld skips used)\n",
+    log_write({{"type", "nonfinite"}, {"step", step_}, {"action", "skipped"}, {"what", what}, {"skipped", skipped_}});
+    if (root())
+      std::fprintf(stderr, "%strm train: step %lld: non-finite values (%s); update skipped, weights unchanged (%lld of %lld skips used)\n",
                  opt_.progress ? "\n" : "", static_cast<long long>(step_), what.c_str(), static_cast<long long>(skipped_),
                  static_cast<long long>(opt_.skip_nonfinite));
     return;
   }
-  log_->write({{"type", "nonfinite"}, {"step", step_}, {"action", "stopped"}, {"what", what}, {"skipped", skipped_}});
+  log_write({{"type", "nonfinite"}, {"step", step_}, {"action", "stopped"}, {"what", what}, {"skipped", skipped_}});
   throw NumericalFault(
       "training stopped at step " + std::to_string(step_) + ": non-finite values (" + what + "). " + last_good_checkpoint() +
       (opt_.skip_nonfinite > 0 ? " All " + std::to_string(opt_.skip_nonfinite) + " allowed skips (--skip-nonfinite) are used."
                                : " Lower the learning rate, or let the run skip such steps with --skip-nonfinite N."));
 }
 
-void Trainer::check_finite_before_save(const std::string& file, bool ema_model) {
+void Trainer::check_finite_before_save(const std::string& file, bool ema_model, ActCarry* carry) {
   TrmModel& m = ema_model ? eval_model_ : model_;
   std::vector<std::pair<std::string, std::int64_t>> bad;
   auto count = [&](const char* what, const float* p, std::int64_t n) {
@@ -579,12 +679,12 @@ void Trainer::check_finite_before_save(const std::string& file, bool ema_model) 
     count("EMA weights", optimizer_.ema(), n);
     count("Adam first moments", optimizer_.adam_m(), n);
     count("Adam second moments", optimizer_.adam_v(), n);
-    count("ACT carry", carry_.z_H(), 2 * static_cast<std::int64_t>(opt_.global_batch) * mc_.total_len() * mc_.hidden_size);
+    if (carry) count("ACT carry", carry->z_H(), 2 * carry->state_size());
   }
   if (bad.empty()) return;
   std::string what;
   for (const auto& [name, k] : bad) what += (what.empty() ? "" : ", ") + std::to_string(k) + " in the " + name;
-  log_->write({{"type", "nonfinite"}, {"step", step_}, {"action", "stopped"}, {"what", what + " (not saved)"}});
+  log_write({{"type", "nonfinite"}, {"step", step_}, {"action", "stopped"}, {"what", what + " (not saved)"}});
   throw NumericalFault("training stopped at step " + std::to_string(step_) + ": refusing to write " + file +
                        " with non-finite values (" + what + "). " + last_good_checkpoint());
 }
@@ -610,7 +710,14 @@ bool Trainer::log_train() {
                       {"steps_per_second", rate},
                       {"samples_per_second", rate * B}};
   if (mc_.act_continue()) j["q_continue_loss"] = window_.q_continue_loss / window_steps_;
-  log_->write(j);
+  if (comm_.size() > 1) {
+    // Seconds per step in the gradient all-reduce and gathers, waiting for the slowest rank
+    // included (docs/DISTRIBUTED.md).
+    j["ranks"] = comm_.size();
+    j["comm_seconds"] = comm_seconds_ / window_steps_;
+  }
+  comm_seconds_ = 0;
+  log_write(j);
   // The ETA of this invocation: the steps left (to the end, or to --stop-after) at the rate so
   // far, cut by what is left of the time budget.
   std::int64_t left = oc_.total_steps - step_;
@@ -624,7 +731,7 @@ bool Trainer::log_train() {
       eta_note = " (time budget)";
     }
   }
-  if (opt_.progress) {
+  if (opt_.progress && root()) {
     // No slot halted in the window: there is no accuracy to show, and 0.000 would read as a result.
     char acc[16] = "-", exact[16] = "-", halt[16] = "-";
     if (window_.count > 0) {
@@ -642,7 +749,7 @@ bool Trainer::log_train() {
                  format_duration(eta_s).c_str(), eta_note, first, isatty(2) ? "   " : "\n");
   }
   bool go_on = true;
-  if (opt_.on_progress)
+  if (opt_.on_progress && root())
     go_on = opt_.on_progress(TrainProgress{step_, oc_.total_steps, window_.lm_loss / window_steps_, window_.accuracy / c,
                                            window_.exact / c, rate, eta_s});
   window_ = StepMetrics{};
@@ -660,29 +767,39 @@ void Trainer::load_ema_weights() {
 
 EvalResult Trainer::evaluate() {
   load_ema_weights();
-  const EvalResult r = trm::evaluate(eval_model_, test_set_, opt_.eval, [&](std::int64_t done, std::int64_t total) {
-    if (opt_.progress && isatty(2))
+  EvalOptions eo = opt_.eval;
+  eo.comm = &comm_;  // sharded across the ranks, the sums gathered: the single-process result
+  const EvalResult r = trm::evaluate(eval_model_, test_set_, eo, [&](std::int64_t done, std::int64_t total) {
+    if (opt_.progress && root() && isatty(2))
       std::fprintf(stderr, "\r  eval %lld/%lld", static_cast<long long>(done), static_cast<long long>(total));
   });
-  if (opt_.progress && isatty(2)) std::fprintf(stderr, "\r");
-  log_->write({{"type", "eval"}, {"step", step_}, {"n", r.n}, {"exact_accuracy", r.exact_accuracy},
+  if (opt_.progress && root() && isatty(2)) std::fprintf(stderr, "\r");
+  log_write({{"type", "eval"}, {"step", step_}, {"n", r.n}, {"exact_accuracy", r.exact_accuracy},
                {"cell_accuracy", r.cell_accuracy}, {"avg_steps", r.avg_steps}, {"q_halt_accuracy", r.q_halt_accuracy},
                {"exact_by_step", r.exact_by_step}, {"halting", to_string(r.halting)}, {"seconds", r.seconds},
                {"nonfinite", r.nonfinite}});
-  if (r.nonfinite > 0)
+  if (r.nonfinite > 0 && root())
     std::fprintf(stderr, "trm train: warning: step %lld: the EMA model's outputs were non-finite on %lld of %lld evaluation examples (counted wrong)\n",
                  static_cast<long long>(step_), static_cast<long long>(r.nonfinite), static_cast<long long>(r.n));
-  if (opt_.progress)
+  if (opt_.progress && root())
     std::fprintf(stderr, "step %lld  eval on %lld: exact %.4f  cell %.4f  (%.1fs)\n", static_cast<long long>(step_),
                  static_cast<long long>(r.n), r.exact_accuracy, r.cell_accuracy, r.seconds);
   return r;
 }
 
 void Trainer::checkpoint() {
-  check_finite_before_save(ckpt_path_, false);
+  // With several ranks the file holds the whole global batch's carry, gathered in rank order:
+  // the same file one process would write, so any number of ranks resumes from it.
+  std::unique_ptr<ActCarry> full = comm_.size() > 1 ? gathered_carry() : nullptr;
+  ActCarry& carry = full ? *full : carry_;
+  if (!root()) {
+    last_checkpoint_step_ = step_;
+    return;
+  }
+  check_finite_before_save(ckpt_path_, false, &carry);
   CheckpointContents c{config_,
                        {{"step", step_}, {"sampler", sampler_.state()}, {"halt_rng", halt_rng_.state()}, {"skipped_nonfinite", skipped_}}};
-  save_checkpoint(ckpt_path_, model_, &optimizer_, &carry_, c);
+  save_checkpoint(ckpt_path_, model_, &optimizer_, &carry, c);
   last_checkpoint_step_ = step_;
 }
 
@@ -690,7 +807,8 @@ void Trainer::save_final() {
   // The final model for inference: EMA weights, no optimizer state.
   load_ema_weights();
   const std::string path = (fs::path(opt_.out_dir) / "final.safetensors").string();
-  check_finite_before_save(path, true);
+  if (!root()) return;
+  check_finite_before_save(path, true, nullptr);
   save_checkpoint(path, eval_model_, nullptr, nullptr,
                   CheckpointContents{config_, {{"step", step_}, {"weights", oc_.ema_rate > 0 ? "ema" : "raw"}}});
 }
@@ -702,7 +820,7 @@ void Trainer::print_banner() {
 
 TrainSummary Trainer::run() {
   TrainSummary summary;
-  if (opt_.progress) print_banner();
+  if (opt_.progress && root()) print_banner();
   first_step_ = step_;
   t_window_ = std::chrono::steady_clock::now();
   t_loop_ = t_window_;
@@ -712,20 +830,22 @@ TrainSummary Trainer::run() {
     const StopSignalGuard signals;
     while (step_ < oc_.total_steps) {
       if (opt_.stop_after > 0 && step_ - first_step_ >= opt_.stop_after) break;
-      if (signals.stop_requested()) {
+      // Decisions that end the loop are agreed by every rank (a signal may reach one rank only).
+      if (any_rank(signals.stop_requested())) {
         summary.stopped_by_signal = true;
         break;
       }
       window_ += step();
       if (!last_step_skipped_) ++window_steps_;
 
-      const bool out_of_time = opt_.time_budget_s > 0 && seconds_since(t_start_) >= opt_.time_budget_s;
+      const bool out_of_time = opt_.time_budget_s > 0 && any_rank(seconds_since(t_start_) >= opt_.time_budget_s);
       const bool last = step_ == oc_.total_steps || out_of_time;
       // The first step of this process is logged at once: its time is the real cost per step.
       if ((step_ % opt_.log_every == 0 || last || step_ == first_step_ + 1) && !log_train() && !last) summary.cancelled = true;
+      summary.cancelled = any_rank(summary.cancelled);
       const bool do_eval = has_test_ && (step_ % eval_every_ == 0 || last);
       if (do_eval) {
-        if (opt_.progress && isatty(2)) std::fprintf(stderr, "\n");
+        if (opt_.progress && root() && isatty(2)) std::fprintf(stderr, "\n");
         summary.last_eval = evaluate();
         summary.evaluated = true;
       }
@@ -741,7 +861,8 @@ TrainSummary Trainer::run() {
     // Stopped by stop_after or a signal: keep the exact state, and say what to do with it (there
     // is no final.safetensors yet; the checkpoint holds the EMA weights eval reads).
     checkpoint();
-    std::fprintf(stderr,
+    if (root())
+      std::fprintf(stderr,
                  "\ntrm train: stopped at step %lld of %lld%s; %s holds the state. Rerun the same command to resume, or "
                  "evaluate it now: trm eval --checkpoint %s --data %s\n",
                  static_cast<long long>(step_), static_cast<long long>(oc_.total_steps),

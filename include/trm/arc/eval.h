@@ -20,6 +20,11 @@
 
 namespace trm {
 
+namespace dist {
+class Communicator;
+}
+
+
 inline const std::vector<int> kArcPassKs{1, 2, 5, 10, 100, 1000};
 inline constexpr int kArcSubmissionK = 2;
 
@@ -82,6 +87,10 @@ std::vector<std::string> arc_tasks_in_rows(const data::Dataset& split, const std
 struct ArcEvalOptions {
   int batch = 64;
   std::int64_t max_examples = 0;  // 0 = the whole split
+  // Data parallelism (docs/DISTRIBUTED.md): with several ranks, each computes its share of every
+  // round of batches, and every rank's predictions are gathered and voted in row order, so each
+  // rank's voter ends as one process's would. Null: one process.
+  dist::Communicator* comm = nullptr;
 };
 
 // Runs the model over the split (halt_max_steps supervision steps from a fresh carry, no early

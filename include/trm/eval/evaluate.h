@@ -23,6 +23,10 @@
 
 namespace trm {
 
+namespace dist {
+class Communicator;
+}
+
 enum class Halting { kReference, kAdaptive };
 Halting halting_from_string(const std::string& s);  // "reference" | "adaptive"; throws trm::Error
 std::string to_string(Halting h);
@@ -40,6 +44,12 @@ struct EvalOptions {
   infer::Select select = infer::Select::kConfidence;
   std::uint64_t seed = 0;
   bool check = false;
+  // Data parallelism (docs/DISTRIBUTED.md): with a group of several ranks, each rank evaluates a
+  // contiguous shard of the examples and the sums are added across the ranks, so every rank
+  // returns the single-process result. Test-time sampling (samples > 1) draws its noise per
+  // position in the run, so it is not sharded: every rank evaluates every example. Null: one
+  // process.
+  dist::Communicator* comm = nullptr;
 };
 
 struct EvalResult {
@@ -75,8 +85,10 @@ EvalResult evaluate(TrmModel& model, const data::Dataset& split, const EvalOptio
 class EvalBatches {
  public:
   EvalBatches(TrmModel& model, const data::Dataset& split, std::int64_t max_examples, int batch);
+  // Only rows [first, end) of those (a rank's shard); end <= the rows covered.
+  EvalBatches(TrmModel& model, const data::Dataset& split, int batch, std::int64_t first, std::int64_t end);
 
-  std::int64_t total() const { return total_; }  // rows covered
+  std::int64_t total() const { return total_; }  // rows covered (the end of the range)
   int max_batch() const { return max_batch_; }
   // Moves to the next batch: its rows collated, the carry reset for them; false after the last.
   bool next();

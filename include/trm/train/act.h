@@ -56,10 +56,19 @@ class ActCarry {
   Batch slots(int begin, int count) const;
   float* z_H(int begin = 0);
   float* z_L(int begin = 0);
+  const float* z_H(int begin = 0) const;
+  const float* z_L(int begin = 0) const;
   // After one supervision step of every slot: steps += 1; halt at halt_max_steps; in training
   // also halt on halt_signal() (TRM: q_halt > 0; HRM: q_halt > q_continue), unless exploration (prob p, redrawn each call) sets a minimum
   // number of steps in [2, halt_max_steps]. q is [batch, 2] on the host.
-  void update_halting(const float* q, bool training, data::Rng& rng);
+  // Data-parallel training (docs/DISTRIBUTED.md): this carry holds rows [rows_before,
+  // rows_before + batch) of a global batch of rows_before + batch + rows_after; the exploration
+  // draws of the other ranks' rows are made and discarded, so every rank's generator stays in
+  // step with a single process's.
+  void update_halting(const float* q, bool training, data::Rng& rng, int rows_before = 0, int rows_after = 0);
+  // Rows [begin, begin + batch()) of `src` (a carry of the same model with more rows) replace
+  // this carry's: state, slot data, steps and halting flags (resuming a shard of a saved carry).
+  void copy_rows_from(const ActCarry& src, int begin);
 
   const std::vector<std::int32_t>& steps() const { return steps_; }
   const std::vector<std::uint8_t>& halted() const { return halted_; }

@@ -27,6 +27,9 @@ namespace trm {
 namespace data {
 class RunLock;
 }
+namespace dist {
+class Communicator;
+}
 
 // What the progress callback of a run sees (TrainOptions::on_progress): the "train" metrics line.
 struct TrainProgress {
@@ -69,6 +72,12 @@ struct TrainOptions {
   // numbers; returning false stops the run as SIGINT does (checkpoint written, resumable;
   // TrainSummary::cancelled). The C API's and the Python module's progress callbacks. Not saved.
   std::function<bool(const TrainProgress&)> on_progress;
+  // Data-parallel training (docs/DISTRIBUTED.md): the process group this Trainer is one rank of,
+  // or null for a single process. Each rank computes a disjoint shard of every global batch
+  // (global_batch / size rows; micro_batch applies to the shard); gradients are summed across
+  // the ranks before the identical optimizer step on each. Rank 0 alone writes out_dir. Not
+  // saved: a run resumes with any number of ranks.
+  dist::Communicator* comm = nullptr;
 
   // Throws trm::Error naming the option when a count or interval is out of range (log_every < 1,
   // a negative max_steps / checkpoint_every / stop_after / time budget / skip_nonfinite, ...).
@@ -146,12 +155,28 @@ class Trainer {
   // The step's fault: skipped (within opt_.skip_nonfinite) or NumericalFault.
   void handle_nonfinite_step(const std::string& what);
   // Throws NumericalFault instead of writing a file that would hold non-finite values.
-  void check_finite_before_save(const std::string& file, bool ema_model);
+  // `carry`: the carry the file will hold (null: none).
+  void check_finite_before_save(const std::string& file, bool ema_model, ActCarry* carry);
   std::string last_good_checkpoint() const;
   void print_banner();
+  // Data parallelism: rank 0 writes every file and line; the others skip them.
+  bool root() const;
+  void log_write(const nlohmann::json& j);
+  // Whether `local` holds on any rank (every rank gets the same answer; decisions that end or
+  // change the loop must agree, or the ranks would wait on each other forever).
+  bool any_rank(bool local);
+  // The ACT carry of the whole global batch, rows in rank order (checkpoints hold it whole, so a
+  // run resumes with any number of ranks). Only with more than one rank.
+  std::unique_ptr<ActCarry> gathered_carry();
+  // Sums the step's losses across the ranks (before the numerical check), and the counts.
+  void reduce_metrics(double* v, int n);
 
   TrainOptions opt_;
   Backend& be_;
+  std::unique_ptr<dist::Communicator> own_comm_;  // the single-process group when opt_.comm is null
+  dist::Communicator& comm_;
+  int local_;  // rows of the global batch this rank computes (global_batch / ranks)
+  int row0_;   // the first of them
   std::chrono::steady_clock::time_point t_start_;
   int micro_;  // micro-batch size: divides the global batch
   data::Dataset train_set_;
@@ -180,12 +205,15 @@ class Trainer {
   data::Batch fresh_;
   std::vector<float> q_all_;
   std::vector<std::int32_t> correct_, valid_, seq_ok_;
-  DeviceBuffer row_grads_;
+  DeviceBuffer row_grads_;                 // this rank's rows [local, puzzle_emb_ndim]
+  DeviceBuffer row_grads_all_;             // with more than one rank: every rank's, [global, ndim]
+  std::vector<std::int32_t> ids_all_;      // their puzzle ids
   LossResult lr_;
 
   // The current log window, and what the rate and ETA are measured from.
   StepMetrics window_;
   std::int64_t window_steps_ = 0;
+  double comm_seconds_ = 0;  // in the step's gradient collectives over the window (several ranks)
   std::int64_t first_step_ = 0;  // the step this process started at
   std::chrono::steady_clock::time_point t_loop_, t_window_;
 };
