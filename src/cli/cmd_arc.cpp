@@ -29,7 +29,7 @@ void add_eval(CLI::App& arc, Action& action) {
   static std::string data_dir, out;
   static ArcEvalOptions o;
   static bool pool = false, raw = false;
-  static std::string backend = "cpu", precision = "fp32";
+  static std::string backend = "cpu", precision = "auto";
   auto* cmd = arc.add_subcommand("eval", "Vote over all augmented versions of the test split; pass@k and submission.json");
   cmd->add_option("--checkpoint", ckpts, "Checkpoint(s); several are evaluated in order")->required();
   cmd->add_option("--data", data_dir, "ARC dataset directory (trm data build arc)")->required();
@@ -46,7 +46,7 @@ void add_eval(CLI::App& arc, Action& action) {
   cmd->callback([&action] {
     action = [] {
       // Before the votes are collected (which can take hours), not after.
-      precision_from_string(precision);  // a bad name fails before --out is created
+      check_precision_name(precision);  // a bad name fails before --out is created
       data::prepare_output_dir(out);
       if (o.batch < 1) throw Error("--batch must be >= 1 (got " + std::to_string(o.batch) + ")");
       if (o.max_examples < 0) throw Error("--examples must be >= 0 (got " + std::to_string(o.max_examples) + ")");

@@ -19,7 +19,7 @@ namespace trm::cli {
 void add_solve_command(CLI::App& app, Action& action) {
   static std::string ckpt, puzzle, file, halting = "adaptive";
   static bool show_steps = false, json_out = false;
-  static std::string backend = "cpu", precision = "fp32";
+  static std::string backend = "cpu", precision = "auto";
   static SamplingArgs sampling;
   auto* cmd = app.add_subcommand("solve", "Solve one puzzle given as an argument, a file, or stdin ('-')");
   cmd->add_option("--checkpoint", ckpt, "Checkpoint (.safetensors) written by trm train")->required();
@@ -36,7 +36,7 @@ void add_solve_command(CLI::App& app, Action& action) {
   cmd->add_flag("--json", json_out, "Print one JSON object instead of text");
   cmd->callback([&action] {
     action = [] {
-      precision_from_string(precision);  // a bad name fails before any file is read
+      check_precision_name(precision);  // a bad name fails before any file is read
       // The text and where it came from (named in every error about it).
       std::string text, source;
       if (!file.empty()) {
