@@ -13,6 +13,7 @@
 
 #include "model_util.h"
 #include "trm/backend/backend.h"
+#include "backend_util.h"
 #include "trm/model/model.h"
 #include "trm/train/optim.h"
 #include "trm/io/safetensors.h"
@@ -104,7 +105,7 @@ struct FixtureCase {
     name_ = name;
     file_ = std::make_unique<SafeTensorsFile>(SafeTensorsFile::read(fixture_path(name)));
     fixture_configs(*file_, mcfg_, ocfg_);
-    be_ = make_cpu_backend();
+    be_ = make_backend(test_backend_name());
     model_ = std::make_unique<TrmModel>(mcfg_, *be_);
     load_weights(*file_, *model_);
     B_ = static_cast<int>(file_->entry("batch.inputs").shape[0]);

@@ -41,7 +41,7 @@ inline LearningRun learn_generated_4x4_sudoku(const TempDir& tmp, int clues, int
   o.progress = false;
   const auto t0 = std::chrono::steady_clock::now();
   LearningRun r;
-  r.summary = train(o, cpu_backend());
+  r.summary = train(o, test_backend());
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   r.num_test = num_test;
   return r;

@@ -318,7 +318,7 @@ TEST(PrecisionTraining, Bf16TinyModelSolvesHeldOut4x4Sudoku) {
   o.seed = 0;
   o.precision = Precision::bf16;
   const auto run = test_util::learn_generated_4x4_sudoku(tmp, 0, kOptimizedBuild ? 1000 : 100, kOptimizedBuild ? 200 : 20, o);
-  test_util::cpu_backend().set_precision(Precision::fp32);
+  test_util::test_backend().set_precision(Precision::fp32);
   const TrainSummary& s = run.summary;
   ASSERT_TRUE(s.evaluated);
   EXPECT_EQ(s.steps, steps);

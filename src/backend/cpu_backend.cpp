@@ -11,6 +11,7 @@
 #include "kernels/lowp_gemm.h"
 #include "tensor/aligned.h"
 #include "trm/backend/backend.h"
+#include "trm/backend/cpu_info.h"
 #include "trm/error.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -48,6 +49,7 @@ class CpuBackend final : public Backend {
   }
   std::string name() const override { return "cpu"; }
   bool host_accessible() const override { return true; }
+  std::string device_name() const override { return cpu_model_name(); }
 
   float* alloc(std::int64_t n) override {
     const auto bytes = static_cast<std::size_t>(n) * sizeof(float);

@@ -2,7 +2,9 @@
 // construction by name. A new backend adds one entry here (and its CMake target, see
 // docs/ARCHITECTURE.md "Adding a backend").
 #include <algorithm>
+#include <utility>
 
+#include "backend/gpu/gpu_backends.h"
 #include "trm/backend/backend.h"
 #include "trm/error.h"
 
@@ -10,17 +12,40 @@ namespace trm {
 
 namespace {
 
-struct Entry {
-  BackendInfo info;
-  std::unique_ptr<Backend> (*make)();  // null when this build has no such backend
+// Every backend's name and description, without asking the machine anything.
+struct Known {
+  const char* name;
+  const char* description;
+};
+constexpr Known kKnown[] = {
+    {"cpu", "OpenMP loops and OpenBLAS on this machine's CPU"},
+    {"cuda", "NVIDIA GPUs through CUDA and cuBLAS (docs/GPU.md)"},
+    // The CUDA backend's code on the host, with device-memory rules (src/backend/gpu/sim_backend.cpp).
+    {"cuda-sim", "the CUDA backend's kernels run on the host (slow; checks GPU code paths without a GPU)"},
 };
 
-std::vector<Entry> entries() {
-  std::vector<Entry> e;
-  e.push_back({{"cpu", "OpenMP loops and OpenBLAS on this machine's CPU", true, ""}, &make_cpu_backend});
-  // The CUDA backend is not part of this build (configure with TRM_CUDA once its sources exist).
-  e.push_back({{"cuda", "NVIDIA GPUs through CUDA and cuBLAS", false, "this build has no CUDA backend"}, nullptr});
-  return e;
+// Whether it runs here. For cuda that loads the module and asks the driver: done once, and only
+// when a caller needs to know (a command that names cuda, `trm info --system`, the tests).
+BackendInfo probe(const Known& k) {
+  BackendInfo info{k.name, k.description, true, ""};
+  if (info.name == "cuda") {
+    static const std::pair<bool, std::string> cuda = [] {
+      std::string why;
+      const bool ok = gpu::cuda_available(&why);
+      return std::make_pair(ok, why);
+    }();
+    info.available = cuda.first;
+    info.reason = cuda.second;
+  }
+  return info;
+}
+
+std::unique_ptr<Backend> construct(const std::string& name) {
+  if (name == "cpu") return make_cpu_backend();
+  if (name == "cuda") return gpu::make_cuda_backend();
+  if (name == "cuda-sim") return gpu::make_cuda_sim_backend();
+  TRM_ASSERT(false, "registry entry \"" + name + "\" has no constructor");
+  return nullptr;
 }
 
 std::string join(const std::vector<std::string>& names) {
@@ -31,26 +56,33 @@ std::string join(const std::vector<std::string>& names) {
 
 }  // namespace
 
+std::vector<std::string> backend_names() {
+  std::vector<std::string> out;
+  for (const Known& k : kKnown) out.emplace_back(k.name);
+  return out;
+}
+
 std::vector<BackendInfo> known_backends() {
   std::vector<BackendInfo> out;
-  for (auto& e : entries()) out.push_back(e.info);
+  for (const Known& k : kKnown) out.push_back(probe(k));
   return out;
 }
 
 std::vector<std::string> available_backends() {
   std::vector<std::string> out;
-  for (auto& e : entries())
-    if (e.info.available) out.push_back(e.info.name);
+  for (const Known& k : kKnown)
+    if (probe(k).available) out.emplace_back(k.name);
   return out;
 }
 
 std::unique_ptr<Backend> make_backend(const std::string& name) {
-  for (auto& e : entries()) {
-    if (e.info.name != name) continue;
-    if (!e.info.available || !e.make)
-      throw Error("backend \"" + name + "\" is not available: " + e.info.reason + " (available: " +
+  for (const Known& k : kKnown) {
+    if (name != k.name) continue;
+    const BackendInfo info = probe(k);
+    if (!info.available)
+      throw Error("backend \"" + name + "\" is not available: " + info.reason + " (available: " +
                   join(available_backends()) + ")");
-    std::unique_ptr<Backend> backend = e.make();
+    std::unique_ptr<Backend> backend = construct(name);
     TRM_ASSERT(backend && backend->name() == name, "registry entry \"" + name + "\" built another backend");
     return backend;
   }

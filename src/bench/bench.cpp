@@ -103,10 +103,12 @@ nlohmann::json run_bench(const BenchOptions& opt, Backend& backend) {
     }
   };
   for (int i = 0; i < opt.warmup; ++i) iteration();
+  be->synchronize();
   std::vector<double> secs;
   for (int i = 0; i < opt.iterations; ++i) {
     const double t0 = now_s();
     iteration();
+    be->synchronize();  // an asynchronous backend (CUDA) has finished the iteration only now
     secs.push_back(now_s() - t0);
   }
   const double rss = peak_rss_mib();
@@ -116,6 +118,7 @@ nlohmann::json run_bench(const BenchOptions& opt, Backend& backend) {
   const double gflops = flops_per_sample_step(cfg, opt.training) * B / step_s * 1e-9;
   nlohmann::json j = {{"impl", "trm"},
                       {"backend", be->name()},
+                      {"device", be->device_name()},
                       {"precision", to_string(be->precision())},
                       {"precision_path", be->precision_path()},
                       {"preset", opt.preset},
@@ -128,6 +131,10 @@ nlohmann::json run_bench(const BenchOptions& opt, Backend& backend) {
                       {"samples_per_s", B / it_s},
                       {"gflops", gflops},
                       {"peak_rss_mib", rss}};
+  // Model FLOP utilisation against the device's peak at this precision, where the backend knows it.
+  const double peak = be->peak_gflops();
+  j["mfu"] = peak > 0 ? nlohmann::json(gflops / peak) : nlohmann::json(nullptr);
+  j["peak_gflops"] = peak > 0 ? nlohmann::json(peak) : nlohmann::json(nullptr);
   if (opt.measure_sgemm) {
     const double sg = measure_sgemm_gflops(*be);
     j["sgemm_gflops"] = sg;

@@ -4,10 +4,11 @@
 namespace trm::cli {
 
 void add_backend_option(CLI::App* cmd, std::string& name) {
+  // Names only: probing cuda loads the CUDA libraries, which every command would then pay for.
   std::string help = "Where to compute:";
-  for (const BackendInfo& b : known_backends())
-    help += " " + b.name + (b.available ? "" : " (not available: " + b.reason + ")") + ";";
-  help.back() = '.';
+  for (const std::string& n : backend_names()) help += " " + n + ",";
+  help.back() = ' ';
+  help += "(`trm info --system` says which run here)";
   cmd->add_option("--backend", name, help)->capture_default_str();
 }
 

@@ -30,7 +30,7 @@ void add_eval(CLI::App& arc, Action& action) {
   static std::string data_dir, out;
   static ArcEvalOptions o;
   static bool pool = false, raw = false;
-  static std::string backend = "cpu", precision = "fp32";
+  static std::string backend = "cpu", precision = "auto";
   auto* cmd = arc.add_subcommand("eval", "Vote over all augmented versions of the test split; pass@k and submission.json");
   cmd->add_option("--checkpoint", ckpts, "Checkpoint(s); several are evaluated in order")->required();
   cmd->add_option("--data", data_dir, "ARC dataset directory (trm data build arc)")->required();
@@ -47,7 +47,7 @@ void add_eval(CLI::App& arc, Action& action) {
   cmd->callback([&action] {
     action = [] {
       // Before the votes are collected (which can take hours), not after.
-      precision_from_string(precision);  // a bad name fails before --out is created
+      check_precision_name(precision);  // a bad name fails before --out is created
       // Under mpirun / srun the rows are sharded across the ranks (docs/DISTRIBUTED.md); rank 0
       // prints and writes the results.
       dist::Communicator& comm = dist::world();

@@ -11,7 +11,7 @@ void add_bench_command(CLI::App& app, Action& action) {
   static std::string mode;
   static BenchOptions o;
   static bool no_sgemm = false;
-  static std::string backend = "cpu", precision = "fp32";
+  static std::string backend = "cpu", precision = "auto";
   auto* cmd = app.add_subcommand(
       "bench", "Time training steps or inference on synthetic data of a preset's shape; prints one JSON line "
                "(bench/compare.sh runs it beside the PyTorch reference)");

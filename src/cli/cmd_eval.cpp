@@ -20,7 +20,7 @@ void add_eval_command(CLI::App& app, Action& action) {
   static EvalOptions o;
   static bool raw = false, check = false;
   static SamplingArgs sampling;
-  static std::string backend = "cpu", precision = "fp32";
+  static std::string backend = "cpu", precision = "auto";
   auto* cmd = app.add_subcommand("eval", "Evaluate a checkpoint: exact and per-cell accuracy; ends with one JSON line");
   cmd->add_option("--checkpoint", ckpt, "Checkpoint (.safetensors) written by trm train")->required();
   cmd->add_option("--data", data_dir, "Dataset directory")->required();
@@ -43,7 +43,7 @@ void add_eval_command(CLI::App& app, Action& action) {
       o.halting = halting_from_string(halting);
       if (o.batch < 1) throw Error("--batch must be >= 1 (got " + std::to_string(o.batch) + ")");
       if (o.max_examples < 0) throw Error("--examples must be >= 0 (got " + std::to_string(o.max_examples) + ")");
-      precision_from_string(precision);  // a bad name fails before any file is read
+      check_precision_name(precision);  // a bad name fails before any file is read
       {
         // The sampling options are checked before anything is loaded; "auto" is resolved below,
         // once the data says whether it has a checker.

@@ -42,7 +42,7 @@ viz::BoardSpec board_spec(const PuzzleText& p) {
 void add_solve_command(CLI::App& app, Action& action) {
   static std::string ckpt, puzzle, file, halting = "adaptive", render;
   static bool show_steps = false, json_out = false;
-  static std::string backend = "cpu", precision = "fp32";
+  static std::string backend = "cpu", precision = "auto";
   static SamplingArgs sampling;
   auto* cmd = app.add_subcommand("solve", "Solve one puzzle given as an argument, a file, or stdin ('-')");
   cmd->add_option("--checkpoint", ckpt, "Checkpoint (.safetensors) written by trm train")->required();
@@ -62,7 +62,7 @@ void add_solve_command(CLI::App& app, Action& action) {
                   "(an animation); changed cells highlighted, the halting confidence as a bar");
   cmd->callback([&action] {
     action = [] {
-      precision_from_string(precision);  // a bad name fails before any file is read
+      check_precision_name(precision);  // a bad name fails before any file is read
       if (!render.empty()) {
         viz::image_format_for(render, {viz::ImageFormat::kSvg, viz::ImageFormat::kPng, viz::ImageFormat::kGif});
         data::check_output_file(render);

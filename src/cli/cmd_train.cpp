@@ -13,7 +13,7 @@ void add_train_command(CLI::App& app, Action& action) {
   static TrainOptions o;
   static std::string halting = "reference";
   static bool no_resume = false, quiet = false, dry_run = false, json_plan = false;
-  static std::string backend = "cpu", precision = "fp32";
+  static std::string backend = "cpu", precision = "auto";
   auto* cmd = app.add_subcommand("train", "Train a TRM on a dataset (reference layout), with periodic EMA evaluation and checkpoints");
   cmd->add_option("preset_and_overrides", args,
                   "PRESET (see trm presets: the paper's sudoku-mlp, maze-att, arc1-att, ... and CPU-sized tiny-sudoku-mlp, tiny-grid, "
@@ -54,9 +54,9 @@ void add_train_command(CLI::App& app, Action& action) {
       o.resume = !no_resume;
       o.progress = !quiet;
       o.time_budget_s = budget_min * 60;
-      o.precision = precision_from_string(precision);
-      o.validate();  // int8 and other bad options are refused before the path banner below
       const auto be = make_backend(backend);
+      o.precision = resolve_precision(*be, precision);
+      o.validate();  // int8 and other bad options are refused before the path banner below
       apply_precision(*be, precision);
       if (json_plan && !dry_run) throw Error("--json goes with --dry-run (a run's own output is already JSON)");
       if (dry_run) {

@@ -38,6 +38,9 @@ void add_backend_option(CLI::App* cmd, std::string& name);
 // warns when this CPU only has a slow fallback.
 void add_precision_option(CLI::App* cmd, std::string& name);
 Precision apply_precision(Backend& backend, const std::string& name);
+// "auto" (the default): bf16 on the cuda backend, fp32 on the others; else precision_from_string.
+Precision resolve_precision(const Backend& backend, const std::string& name);
+void check_precision_name(const std::string& name);  // trm::Error for a name that is neither auto nor a precision
 
 // A dataset command's --out, checked before any work (cmd_data.cpp): created and proven
 // writable; locked for the command's lifetime (two builds into one directory would mix their

@@ -10,7 +10,7 @@ namespace trm::cli {
 
 struct ServeArgs {
   std::vector<std::string> models;
-  std::string backend = "cpu", precision = "fp32";
+  std::string backend = "cpu", precision = "auto";
   serve::ServiceOptions service;
   bool no_batching = false;
 };

@@ -78,7 +78,10 @@ Service::Service(const std::vector<ModelSpec>& models, const ServiceOptions& opt
     if (!seen.insert(m.name).second) throw Error("--model: the name \"" + m.name + "\" is given twice");
     names.push_back(m.name);
   }
-  const Precision precision = precision_from_string(opt_.precision);
+  // "auto": bf16 on cuda, fp32 elsewhere (as every command's --precision; docs/GPU.md).
+  const Precision precision = opt_.precision == "auto"
+                                  ? (opt_.backend == "cuda" ? Precision::bf16 : Precision::fp32)
+                                  : precision_from_string(opt_.precision);
   metrics_ = std::make_unique<Metrics>(names);
   WorkerOptions wo;
   wo.max_batch = opt_.max_batch;

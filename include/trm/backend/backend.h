@@ -44,6 +44,14 @@ class Backend {
   // True when the host may read and write this backend's memory directly (the CPU backend), so
   // big tensors can be saved and loaded without a staging copy.
   virtual bool host_accessible() const { return false; }
+  // The hardware it computes on, in words ("AMD EPYC 9R14", "NVIDIA H200"): banners, `trm bench`.
+  virtual std::string device_name() const { return ""; }
+  // The device's peak dense GEMM rate at precision() in GFLOP/s, for model FLOP utilisation
+  // (`trm bench` "mfu"); 0 when unknown (the CPU backend: `trm bench --sgemm` measures instead).
+  virtual double peak_gflops() const { return 0.0; }
+  // Returns when every operation issued so far has finished (a backend that computes
+  // asynchronously, like CUDA, waits for its stream); timing code calls it before reading a clock.
+  virtual void synchronize() {}
 
   // ---- dense algebra ----
   // y[R,out] = x[R,in] W^T with W [out,in]; ldx/ldy are the row strides of x and y.
@@ -156,6 +164,8 @@ struct BackendInfo {
   std::string reason;       // why not, when !available
 };
 std::vector<BackendInfo> known_backends();
+// Their names only, without probing the machine (cheap: for help texts).
+std::vector<std::string> backend_names();
 // The names of the available ones, in preference order ("cpu" first today).
 std::vector<std::string> available_backends();
 // A new backend by name; throws trm::Error naming the available ones (and why `name` is not
