@@ -6,19 +6,8 @@ set -euo pipefail
 trm=$1
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-fail() { echo "cli_smoke: FAIL: $*" >&2; exit 1; }
-# The numeric value of "key" in the last JSON line of stdin (no python needed).
-json_num() { tail -n 1 | sed -n "s/.*\"$1\": *\([-0-9.eE+]*\).*/\1/p"; }
-
-expect_status() {  # expected-status needle command...: runs the command, checks status and message
-  local want=$1 needle=$2; shift 2
-  set +e
-  msg=$("$@" 2>&1 >/dev/null)
-  rc=$?
-  set -e
-  [[ $rc == "$want" ]] || fail "$* exited $rc, expected $want: $msg"
-  [[ $msg == *"$needle"* ]] || fail "$*: the message lacks '$needle': $msg"
-}
+name=cli_smoke
+source "$(dirname "$0")/sh_util.sh"
 # Sudoku: generate, train a few steps, evaluate, solve, report, bench.
 $trm data generate sudoku --n 4 --train 200 --test 40 --seed 1 --out "$work/s4" > /dev/null
 $trm train tiny-sudoku-mlp hidden_size=32 puzzle_emb_ndim=32 --data "$work/s4" --out "$work/run" --no-resume \

@@ -7,8 +7,8 @@ set -euo pipefail
 trm=$1
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-fail() { echo "gpu_sim: FAIL: $*" >&2; exit 1; }
-json_num() { tail -n 1 | sed -n "s/.*\"$1\": *\([-0-9.eE+]*\).*/\1/p"; }
+name=gpu_sim
+source "$(dirname "$0")/sh_util.sh"
 # |a - b| <= tol
 close() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t) }'; }
 

@@ -8,16 +8,8 @@ set -euo pipefail
 trm=$1
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-fail() { echo "viz_cli: FAIL: $*" >&2; exit 1; }
-expect_status() {  # expected-status needle command...
-  local want=$1 needle=$2; shift 2
-  set +e
-  msg=$("$@" 2>&1 >/dev/null)
-  rc=$?
-  set -e
-  [[ $rc == "$want" ]] || fail "$* exited $rc, expected $want: $msg"
-  [[ $msg == *"$needle"* ]] || fail "$*: the message lacks '$needle': $msg"
-}
+name=viz_cli
+source "$(dirname "$0")/sh_util.sh"
 py() { /usr/bin/python3 - "$@"; }
 
 "$trm" data generate sudoku --n 4 --train 64 --test 8 --seed 1 --out "$work/s4" > /dev/null

@@ -230,6 +230,16 @@ struct AttnShape {
   TRM_HD const float* k(const float* qkv, i64 b, int h, i64 j) const { return q(qkv, b, h, j) + static_cast<i64>(heads) * head_dim; }
   TRM_HD const float* v(const float* qkv, i64 b, int h, i64 j) const { return q(qkv, b, h, j) + 2LL * heads * head_dim; }
   TRM_HD i64 orow(i64 b, int h, i64 i) const { return (b * L + i) * heads * head_dim + static_cast<i64>(h) * head_dim; }
+  // The softmax backward's terms of one (query i, key j) pair: P_ij rebuilt from lse_i, and
+  // dS_ij = P_ij (dO_i . v_j - delta_i).
+  TRM_HD void grad_terms(const float* qkv, const float* dO, float lse_i, float delta_i, i64 b, int h, i64 i, i64 j,
+                         float& p, float& ds) const {
+    p = expf(score(qkv, b, h, i, j) - lse_i);
+    const float* vj = v(qkv, b, h, j);
+    float dp = 0;
+    for (int c = 0; c < head_dim; ++c) dp += dO[c] * vj[c];
+    ds = p * (dp - delta_i);
+  }
   TRM_HD float score(const float* qkv, i64 b, int h, i64 i, i64 j) const {
     const float* qi = q(qkv, b, h, i);
     const float* kj = k(qkv, b, h, j);
@@ -289,11 +299,8 @@ struct AttnBwdQItem {
     float acc[kMaxHeadDim];
     for (int c = 0; c < sh.head_dim; ++c) acc[c] = 0;
     for (i64 j = 0; j < sh.L; ++j) {
-      const float p = expf(sh.score(qkv, b, h, i, j) - lse[t]);
-      const float* vj = sh.v(qkv, b, h, j);
-      float dp = 0;
-      for (int c = 0; c < sh.head_dim; ++c) dp += dO[c] * vj[c];
-      const float ds = p * (dp - delta[t]);
+      float p, ds;
+      sh.grad_terms(qkv, dO, lse[t], delta[t], b, h, i, j, p, ds);
       const float* kj = sh.k(qkv, b, h, j);
       for (int c = 0; c < sh.head_dim; ++c) acc[c] += ds * kj[c];
     }
@@ -309,19 +316,14 @@ struct AttnBwdKVItem {
   TRM_HD void operator()(i64 t) const {
     const i64 j = t % sh.L, bh = t / sh.L, b = bh / sh.heads;
     const int h = static_cast<int>(bh % sh.heads);
-    const float* vj = sh.v(qkv, b, h, j);
     float dk[kMaxHeadDim], dv[kMaxHeadDim];
     for (int c = 0; c < sh.head_dim; ++c) dk[c] = dv[c] = 0;
     for (i64 i = 0; i < sh.L; ++i) {
       const i64 row = bh * sh.L + i;
-      const float p = expf(sh.score(qkv, b, h, i, j) - lse[row]);
       const float* dO = dout + sh.orow(b, h, i);
-      float dp = 0;
-      for (int c = 0; c < sh.head_dim; ++c) {
-        dv[c] += p * dO[c];
-        dp += dO[c] * vj[c];
-      }
-      const float ds = p * (dp - delta[row]);
+      float p, ds;
+      sh.grad_terms(qkv, dO, lse[row], delta[row], b, h, i, j, p, ds);
+      for (int c = 0; c < sh.head_dim; ++c) dv[c] += p * dO[c];
       const float* qi = sh.q(qkv, b, h, i);
       for (int c = 0; c < sh.head_dim; ++c) dk[c] += ds * qi[c];
     }
