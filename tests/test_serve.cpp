@@ -257,7 +257,7 @@ void expect_error(const httplib::Result& r, int code, const std::string& field =
 TEST(Serve, EveryLimitAnswersItsCode) {
   ServiceOptions so;
   so.max_queue = 2;
-  so.deadline_ms = 300;
+  so.deadline_ms = 3000;  // long enough that the two waiting requests are still queued under load
   ServerOptions ho;
   ho.max_body = 4096;
   Live live(so, ho);
@@ -291,7 +291,10 @@ TEST(Serve, EveryLimitAnswersItsCode) {
     waiting.push_back(std::async(std::launch::async, [&live, g] {
       return live.make_client()->Post("/v1/solve", json{{"grid", g}}.dump(), "application/json");
     }));
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // Until both are queued (a fixed sleep raced with a loaded machine's scheduler).
+  for (int i = 0; i < 500 && live.service->queue_depth() < 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(live.service->queue_depth(), 2u);
   auto full = live.post({{"grid", g}});
   expect_error(full, 503, "", "queue");
   EXPECT_EQ(full->get_header_value("Retry-After"), "1");
