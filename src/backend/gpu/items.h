@@ -226,6 +226,13 @@ struct AttnShape {
   int L, heads, head_dim;
   float scale;  // 1/sqrt(head_dim)
   TRM_HD i64 ld() const { return 3LL * heads * head_dim; }
+  // Item t of a [batch, heads, L] launch: its sample, head and row.
+  TRM_HD void decode(i64 t, i64& b, int& h, i64& row) const {
+    const i64 bh = t / L;
+    row = t % L;
+    b = bh / heads;
+    h = static_cast<int>(bh % heads);
+  }
   TRM_HD const float* q(const float* qkv, i64 b, int h, i64 i) const { return qkv + (b * L + i) * ld() + static_cast<i64>(h) * head_dim; }
   TRM_HD const float* k(const float* qkv, i64 b, int h, i64 j) const { return q(qkv, b, h, j) + static_cast<i64>(heads) * head_dim; }
   TRM_HD const float* v(const float* qkv, i64 b, int h, i64 j) const { return q(qkv, b, h, j) + 2LL * heads * head_dim; }
@@ -254,8 +261,9 @@ struct AttnFwdItem {
   float *out, *lse;
   AttnShape sh;
   TRM_HD void operator()(i64 t) const {
-    const i64 i = t % sh.L, bh = t / sh.L, b = bh / sh.heads;
-    const int h = static_cast<int>(bh % sh.heads);
+    i64 b, i;
+    int h;
+    sh.decode(t, b, h, i);
     float acc[kMaxHeadDim];
     for (int c = 0; c < sh.head_dim; ++c) acc[c] = 0;
     float m = -INFINITY, l = 0;
@@ -279,8 +287,9 @@ struct AttnDeltaItem {
   float* delta;
   AttnShape sh;
   TRM_HD void operator()(i64 t) const {
-    const i64 i = t % sh.L, bh = t / sh.L, b = bh / sh.heads;
-    const int h = static_cast<int>(bh % sh.heads);
+    i64 b, i;
+    int h;
+    sh.decode(t, b, h, i);
     const i64 o = sh.orow(b, h, i);
     float d = 0;
     for (int c = 0; c < sh.head_dim; ++c) d += dout[o + c] * out[o + c];
@@ -293,8 +302,9 @@ struct AttnBwdQItem {
   float* dqkv;
   AttnShape sh;
   TRM_HD void operator()(i64 t) const {
-    const i64 i = t % sh.L, bh = t / sh.L, b = bh / sh.heads;
-    const int h = static_cast<int>(bh % sh.heads);
+    i64 b, i;
+    int h;
+    sh.decode(t, b, h, i);
     const float* dO = dout + sh.orow(b, h, i);
     float acc[kMaxHeadDim];
     for (int c = 0; c < sh.head_dim; ++c) acc[c] = 0;
@@ -314,12 +324,13 @@ struct AttnBwdKVItem {
   float* dqkv;
   AttnShape sh;
   TRM_HD void operator()(i64 t) const {
-    const i64 j = t % sh.L, bh = t / sh.L, b = bh / sh.heads;
-    const int h = static_cast<int>(bh % sh.heads);
+    i64 b, j;
+    int h;
+    sh.decode(t, b, h, j);
     float dk[kMaxHeadDim], dv[kMaxHeadDim];
     for (int c = 0; c < sh.head_dim; ++c) dk[c] = dv[c] = 0;
     for (i64 i = 0; i < sh.L; ++i) {
-      const i64 row = bh * sh.L + i;
+      const i64 row = t - j + i;  // (b, h, i) in the same [batch, heads, L] layout as t
       const float* dO = dout + sh.orow(b, h, i);
       float p, ds;
       sh.grad_terms(qkv, dO, lse[row], delta[row], b, h, i, j, p, ds);
