@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <limits>
 #include <memory>
 #include <random>
@@ -76,10 +77,6 @@ constexpr double kTol = 2e-5;  // float arithmetic against double, on unit-scale
 class BackendOps : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    for (const BackendInfo& info : known_backends()) {
-      if (info.name != GetParam()) continue;
-      if (!info.available) GTEST_SKIP() << "backend \"" << info.name << "\" not available here: " << info.reason;
-    }
     be_ = make_backend(GetParam());
   }
   Backend& be() { return *be_; }
@@ -87,9 +84,13 @@ class BackendOps : public ::testing::TestWithParam<std::string> {
   std::unique_ptr<Backend> be_;
 };
 
+// The backends this machine can run: a backend that is not (cuda without a GPU) gets no
+// instances rather than skipped ones. That a GPU machine does load cuda is checked by
+// Registry.CudaLoadsWhereThereIsAGpu below.
 std::vector<std::string> every_backend_name() {
   std::vector<std::string> names;
-  for (const BackendInfo& info : known_backends()) names.push_back(info.name);
+  for (const BackendInfo& info : known_backends())
+    if (info.available) names.push_back(info.name);
   return names;
 }
 
@@ -535,6 +536,19 @@ TEST(BackendRegistry, KnownButUnavailableSaysWhy) {
       ADD_FAILURE() << "make_backend(\"" << info.name << "\") must throw when unavailable";
     } catch (const std::exception& e) {
       EXPECT_NE(std::string(e.what()).find(info.reason), std::string::npos) << e.what();
+    }
+  }
+}
+
+// The cuda instances above exist only where cuda loads, so a GPU machine on which a build with
+// the CUDA backend fails to load it must fail here rather than quietly test the CPU alone.
+TEST(BackendRegistry, CudaLoadsWhereThereIsAGpu) {
+  const bool gpu_here = std::filesystem::exists("/dev/nvidiactl") && std::filesystem::exists("/dev/nvidia0");
+  for (const BackendInfo& info : known_backends()) {
+    if (info.name != "cuda") continue;
+    const bool built = info.reason.find("this build has no CUDA backend") == std::string::npos;
+    if (gpu_here && built) {
+      EXPECT_TRUE(info.available) << "a GPU is here but cuda is unavailable: " << info.reason;
     }
   }
 }

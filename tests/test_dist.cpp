@@ -154,27 +154,6 @@ TEST(World, AllreduceAllgatherBroadcastBarrier) {
   w.barrier();
 }
 
-// Not a check: the all-reduce time of a model's gradient (docs/PERFORMANCE.md "Data-parallel
-// training"), for `mpirun -np 2 test_dist --gtest_also_run_disabled_tests
-// --gtest_filter=World.DISABLED_AllreduceSeconds`; TRM_ALLREDUCE_FLOATS sets the size.
-TEST(World, DISABLED_AllreduceSeconds) {
-  dist::Communicator& w = dist::world();
-  const char* env = std::getenv("TRM_ALLREDUCE_FLOATS");
-  const std::int64_t n = env ? std::atoll(env) : 5028866;  // sudoku-mlp's parameters
-  std::vector<float> g(static_cast<std::size_t>(n), 1.0f);
-  std::vector<double> t;
-  for (int i = 0; i < 21; ++i) {
-    w.barrier();  // the ranks start together: the time is the collective's, not a wait for a rank
-    const auto t0 = std::chrono::steady_clock::now();
-    dist::allreduce_sum_bucketed(w, g.data(), n);
-    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::sort(t.begin() + 1, t.end());  // the first call sets up the connections: not counted
-  if (w.rank() == 0)
-    std::printf("allreduce of %lld floats (%.1f MB) over %d ranks: median %.2f ms, min %.2f ms, max %.2f ms\n",
-                static_cast<long long>(n), n * 4e-6, w.size(), t[11] * 1e3, t[1] * 1e3, t.back() * 1e3);
-}
-
 #ifdef TRM_TEST_MPIEXEC
 
 namespace fs = std::filesystem;
@@ -365,6 +344,8 @@ TEST_F(MpiRuns, ShardedEvalEqualsOneProcess) {
     const Ran b = sh(mpirun() + cmd, dir_->str());
     ASSERT_EQ(b.status, 0) << b.output;
     const nlohmann::json ja = last_json(a.output), jb = last_json(b.output);
+    ASSERT_TRUE(ja.is_object()) << "no JSON line in:\n" << a.output;
+    ASSERT_TRUE(jb.is_object()) << "no JSON line in:\n" << b.output;
     for (const char* k : {"n", "exact_accuracy", "cell_accuracy", "avg_steps", "q_halt_accuracy", "exact_by_step", "row_steps"})
       EXPECT_EQ(ja.at(k), jb.at(k)) << halting << " " << k;
     EXPECT_EQ(std::count(b.output.begin(), b.output.end(), '{'), 1) << "rank 0 alone prints the result:\n" << b.output;
@@ -397,6 +378,7 @@ TEST_F(MpiRuns, ShardedArcEvalEqualsOneProcess) {
   ASSERT_EQ(b.status, 0) << b.output;
   nlohmann::json ja = last_json(a.output), jb = last_json(b.output);
   ASSERT_TRUE(ja.contains("votes")) << a.output;
+  ASSERT_TRUE(jb.is_object()) << "no JSON line in:\n" << b.output;
   ja.erase("checkpoint");
   jb.erase("checkpoint");
   EXPECT_EQ(ja, jb);

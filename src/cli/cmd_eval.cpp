@@ -73,9 +73,16 @@ void add_eval_command(CLI::App& app, Action& action) {
       ProgressLine line("eval", comm.rank() == 0 && isatty(2));
       const EvalResult r = evaluate(*model, ds, o, [&line](std::int64_t done, std::int64_t total) { line(done, total); });
       if (comm.rank() != 0) return r.nonfinite > 0 ? 3 : 0;
-      std::fprintf(stderr, "exact accuracy by step:");
-      for (double v : r.exact_by_step) std::fprintf(stderr, " %.3f", v);
-      std::fprintf(stderr, "\n");
+      // One write for the whole line: stderr is unbuffered, and under mpirun the launcher forwards
+      // each write as it comes, so a line written in pieces could have rank 0's JSON on stdout
+      // land in the middle of it.
+      std::string by_step = "exact accuracy by step:";
+      for (double v : r.exact_by_step) {
+        char b[16];
+        std::snprintf(b, sizeof b, " %.3f", v);
+        by_step += b;
+      }
+      std::fprintf(stderr, "%s\n", by_step.c_str());
       nlohmann::json j = {{"n", r.n}, {"exact_accuracy", r.exact_accuracy}, {"cell_accuracy", r.cell_accuracy},
                                 {"avg_steps", r.avg_steps}, {"halting", to_string(r.halting)}, {"seconds", r.seconds},
                                 {"q_halt_accuracy", r.q_halt_accuracy}, {"exact_by_step", r.exact_by_step},
