@@ -48,6 +48,13 @@ step hrm_parity 120 env TRM_TEST_BACKEND=cuda "$t/test_hrm" --gtest_filter='HrmP
   --gtest_output=json:"$out/tests_hrm_parity.json"
 step learn_bf16 180 env TRM_TEST_BACKEND=cuda "$t/test_precision" --gtest_filter='PrecisionTraining.Bf16Tiny*' \
   --gtest_output=json:"$out/tests_learn_bf16.json"
+# Two ranks on this one GPU (NCCL refuses two ranks on one device, so their gradients go through
+# the host: TRM_NCCL=0); needs Open MPI in the image.
+if command -v mpirun > /dev/null; then
+  step mpi_two_ranks 240 bash -c "cd '$out' && '$trm' data generate sudoku --n 4 --train 200 --test 40 --seed 1 --out s4 && \
+    OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 TRM_NCCL=0 mpirun -np 2 --oversubscribe \
+    '$trm' train tiny-sudoku-mlp --data s4 --out mpi2 --quiet --batch 16 --max-steps 20 --backend cuda"
+fi
 
 # ---- benchmarks ---------------------------------------------------------------------------------
 bench() {  # preset mode batch precision

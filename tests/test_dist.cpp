@@ -13,8 +13,10 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <numeric>
@@ -30,6 +32,7 @@
 #include "trm/io/safetensors.h"
 #include "trm/model/model.h"
 #include "trm/train/act.h"
+#include "trm/train/device_collectives.h"
 
 namespace trm {
 namespace {
@@ -53,6 +56,66 @@ TEST(Single, RankSizeAndCollectives) {
   c->broadcast(recv, sizeof recv, 0);
   EXPECT_THROW(c->broadcast(recv, sizeof recv, 1), Error);
   c->barrier();
+}
+
+// Rank 0 of a pretend group of two: the other rank's contributions are fixed patterns, and every
+// buffer the collectives were handed is recorded.
+class PretendTwoRanks : public dist::Communicator {
+ public:
+  int rank() const override { return 0; }
+  int size() const override { return 2; }
+  std::string name() const override { return "pretend"; }
+  void allreduce_sum(float* data, std::int64_t n) override {
+    seen.push_back(data);
+    for (std::int64_t i = 0; i < n; ++i) data[i] += 100.0f + static_cast<float>(i);
+  }
+  void allreduce_sum(double* data, std::int64_t n) override {
+    for (std::int64_t i = 0; i < n; ++i) data[i] *= 2;
+  }
+  void allgather(const void* send, void* recv, std::int64_t bytes) override {
+    seen.push_back(send);
+    seen.push_back(recv);
+    std::memcpy(recv, send, static_cast<std::size_t>(bytes));
+    auto* other = static_cast<float*>(recv) + bytes / 4;
+    for (std::int64_t i = 0; i < bytes / 4; ++i) other[i] = -1.0f - static_cast<float>(i);
+  }
+  void broadcast(void*, std::int64_t, int) override {}
+  void barrier() override {}
+  [[noreturn]] void abort(int code) override { std::exit(code); }
+  std::vector<const void*> seen;
+};
+
+// A backend whose memory is not host memory (cuda-sim obeys the same rules as cuda) gets its
+// buffers staged through the host: the communicator never sees a device pointer, and the results
+// land back in device memory. The cpu backend's buffers go to the communicator as they are.
+TEST(DeviceCollectives, StageDeviceMemoryThroughTheHost) {
+  for (const char* name : {"cuda-sim", "cpu"}) {
+    auto be = make_backend(name);
+    PretendTwoRanks comm;
+    DeviceCollectives coll(*be, comm);
+    EXPECT_EQ(coll.staged(), std::string(name) == "cuda-sim") << name;
+    const std::int64_t n = 5;
+    coll.reserve(n);
+    float* grad = be->alloc(n);
+    float* gathered = be->alloc(2 * n);
+    const std::vector<float> mine = {1, 2, 3, 4, 5};
+    be->from_host(mine.data(), grad, n);
+    coll.allreduce_sum(grad, n);
+    std::vector<float> got(static_cast<std::size_t>(n));
+    be->to_host(grad, got.data(), n);
+    EXPECT_EQ(got, (std::vector<float>{101, 103, 105, 107, 109})) << name;
+    coll.allgather(grad, gathered, n);
+    std::vector<float> all(static_cast<std::size_t>(2 * n));
+    be->to_host(gathered, all.data(), 2 * n);
+    EXPECT_EQ(all, (std::vector<float>{101, 103, 105, 107, 109, -1, -2, -3, -4, -5})) << name;
+    ASSERT_EQ(comm.seen.size(), 3u);
+    for (const void* p : comm.seen) {
+      const bool device = p == grad || p == gathered;
+      EXPECT_EQ(device, !coll.staged()) << name << ": the communicator was handed " << (device ? "device" : "host") << " memory";
+    }
+    be->release(grad);
+    be->release(gathered);
+  }
 }
 
 TEST(Shard, RangesCoverEveryRowOnceInOrder) {
@@ -305,6 +368,21 @@ TEST_F(MpiRuns, TwoRanksMatchOneProcess) {
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("\"ranks\":2"), std::string::npos) << r.output;
   expect_same_run(one(), two);
+}
+
+// A backend with device memory (cuda-sim keeps the CUDA backend's rules: host_accessible() is
+// false) trains data-parallel through host-staged collectives, matching one process on it.
+TEST_F(MpiRuns, DeviceMemoryBackendTwoRanksMatchOneProcess) {
+  const std::string one_sim = *dir_ / "one_sim", two_sim = *dir_ / "two_sim";
+  Ran r = sh("OMP_NUM_THREADS=1 " + train_cmd(one_sim, "--backend cuda-sim"), dir_->str());
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = sh(mpirun() + train_cmd(two_sim, "--backend cuda-sim"), dir_->str());
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("\"ranks\":2"), std::string::npos) << r.output;
+  std::ifstream log(two_sim + "/metrics.jsonl");
+  const std::string first((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_NE(first.find("\"collectives\":\"staged\""), std::string::npos) << first.substr(0, 400);
+  expect_same_run(one_sim, two_sim);
 }
 
 TEST_F(MpiRuns, StopWithTwoRanksResumeWithOne) {

@@ -432,6 +432,9 @@ Trainer::Trainer(const TrainOptions& options, Backend& backend)
   if (comm_.size() > 1) {
     row_grads_all_ = DeviceBuffer(be_, std::max<std::int64_t>(1, static_cast<std::int64_t>(opt_.global_batch) * mc_.puzzle_emb_ndim));
     ids_all_.resize(static_cast<std::size_t>(opt_.global_batch));
+    // Host staging for a backend with device memory: the gradient, this rank's puzzle rows, and
+    // the recurrent state that a checkpoint gathers.
+    coll_.reserve(std::max({model_.flat_size(), static_cast<std::int64_t>(local_) * mc_.puzzle_emb_ndim, carry_.state_size()}));
   }
   // A grid task's alphabet and width travel with every checkpoint, so `trm solve` can read and
   // print its puzzles without the data directory (include/trm/data/grid.h).
@@ -474,8 +477,8 @@ std::unique_ptr<ActCarry> Trainer::gathered_carry() {
   auto full = std::make_unique<ActCarry>(model_, opt_.global_batch);
   const std::int64_t state = carry_.state_size() / local_;  // floats per row of z_H (or z_L)
   const std::int64_t S = mc_.seq_len;
-  comm_.allgather(carry_.z_H(), full->z_H(), local_ * state * static_cast<std::int64_t>(sizeof(float)));
-  comm_.allgather(carry_.z_L(), full->z_L(), local_ * state * static_cast<std::int64_t>(sizeof(float)));
+  coll_.allgather(carry_.z_H(), full->z_H(), local_ * state);
+  coll_.allgather(carry_.z_L(), full->z_L(), local_ * state);
   comm_.allgather(carry_.inputs().data(), full->inputs().data(), local_ * S * 4);
   comm_.allgather(carry_.labels().data(), full->labels().data(), local_ * S * 4);
   comm_.allgather(carry_.puzzle_ids().data(), full->puzzle_ids().data(), local_ * 4);
@@ -569,9 +572,9 @@ StepMetrics Trainer::step() {
   const std::int32_t* ids = carry_.puzzle_ids().data();
   if (comm_.size() > 1) {
     const auto t_comm = std::chrono::steady_clock::now();
-    dist::allreduce_sum_bucketed(comm_, model_.grads(), model_.flat_size());
+    coll_.allreduce_sum(model_.grads(), model_.flat_size());
     if (nd > 0) {
-      comm_.allgather(row_grads_.data(), row_grads_all_.data(), static_cast<std::int64_t>(local_) * nd * 4);
+      coll_.allgather(row_grads_.data(), row_grads_all_.data(), static_cast<std::int64_t>(local_) * nd);
       comm_.allgather(carry_.puzzle_ids().data(), ids_all_.data(), static_cast<std::int64_t>(local_) * 4);
       rows = row_grads_all_.data();
       ids = ids_all_.data();
@@ -714,6 +717,7 @@ bool Trainer::log_train() {
     // Seconds per step in the gradient all-reduce and gathers, waiting for the slowest rank
     // included (docs/DISTRIBUTED.md).
     j["ranks"] = comm_.size();
+    j["collectives"] = coll_.path();  // host (cpu), nccl, or staged through the host
     j["comm_seconds"] = comm_seconds_ / window_steps_;
   }
   comm_seconds_ = 0;

@@ -13,6 +13,10 @@
 
 namespace trm {
 
+namespace dist {
+class Communicator;
+}
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -52,6 +56,14 @@ class Backend {
   // Returns when every operation issued so far has finished (a backend that computes
   // asynchronously, like CUDA, waits for its stream); timing code calls it before reading a clock.
   virtual void synchronize() {}
+  // A communicator over the same ranks as `host` whose collectives take this backend's memory
+  // directly (the CUDA backend: NCCL on its stream), owned by the caller; null when the backend
+  // has none, and then data-parallel training stages its buffers through the host
+  // (include/trm/train/device_collectives.h). Every rank calls it together: it is a collective.
+  virtual dist::Communicator* make_device_communicator(dist::Communicator& host) {
+    (void)host;
+    return nullptr;
+  }
 
   // ---- dense algebra ----
   // y[R,out] = x[R,in] W^T with W [out,in]; ldx/ldy are the row strides of x and y.

@@ -1,14 +1,14 @@
 // The collectives data-parallel training and sharded evaluation need (docs/DISTRIBUTED.md): a
 // process group of size() ranks, this process being rank(). Implementations: the single-process
-// one here (size 1, every collective a copy or nothing) and MPI (src/dist/mpi_communicator.cpp,
-// built when CMake finds MPI). An NCCL implementation for GPU backends is meant to drop in behind
-// the same interface; it is not written (no CUDA backend exists yet: docs/DISTRIBUTED.md).
+// one here (size 1, every collective a copy or nothing), MPI (src/dist/world.cpp, built when CMake
+// finds MPI), and NCCL on device memory (the CUDA module's Backend::make_device_communicator,
+// reached through include/trm/train/device_collectives.h).
 //
-// Every collective is called by every rank in the same order with the same sizes. Buffers are the
-// memory of the backend in use (host memory for the CPU backend; an NCCL communicator would take
-// device pointers). A collective that cannot complete (a rank died or hangs) ends the whole
-// process group with a message rather than waiting forever (MpiCommunicator: the launcher's
-// abort, and a watchdog over each collective).
+// Every collective is called by every rank in the same order with the same sizes. Buffers are
+// host memory for the single-process and MPI communicators, device memory for NCCL. A collective
+// that cannot complete (a rank died or hangs) ends the whole process group with a message rather
+// than waiting forever (MpiCommunicator: the launcher's abort, and a watchdog over each
+// collective; NCCL: a timeout on the stream).
 #pragma once
 #include <cstdint>
 #include <memory>

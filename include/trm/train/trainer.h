@@ -20,6 +20,7 @@
 #include "trm/data/sampler.h"
 #include "trm/eval/evaluate.h"
 #include "trm/model/model.h"
+#include "trm/train/device_collectives.h"
 #include "trm/train/optim.h"
 
 namespace trm {
@@ -208,6 +209,7 @@ class Trainer {
   DeviceBuffer row_grads_;                 // this rank's rows [local, puzzle_emb_ndim]
   DeviceBuffer row_grads_all_;             // with more than one rank: every rank's, [global, ndim]
   std::vector<std::int32_t> ids_all_;      // their puzzle ids
+  DeviceCollectives coll_{be_, comm_};     // the collectives over backend memory
   LossResult lr_;
 
   // The current log window, and what the rate and ETA are measured from.

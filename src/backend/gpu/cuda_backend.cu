@@ -9,12 +9,19 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#ifdef TRM_HAVE_NCCL
+#include <nccl.h>
+#endif
+
+#include <chrono>
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "backend/gpu/gpu_backends.h"
 #include "backend/gpu/item_backend.h"
+#include "trm/dist/communicator.h"
 #include "trm/error.h"
 
 namespace trm::gpu {
@@ -31,9 +38,19 @@ void check(cublasStatus_t s, const char* what) {
   throw Error(std::string("cuBLAS error in ") + what + ": " + cublasGetStatusString(s));
 }
 
+// TRM_CUDA_DEVICE when set; else, under an MPI launcher, the rank's index among the ranks of its
+// node modulo the node's devices, so `mpirun -np 8` on an 8-GPU machine gives each rank its own
+// GPU (docs/GPU.md); else device 0.
 int chosen_device() {
-  const char* env = std::getenv("TRM_CUDA_DEVICE");
-  return env && *env ? std::atoi(env) : 0;
+  if (const char* env = std::getenv("TRM_CUDA_DEVICE"); env && *env) return std::atoi(env);
+  for (const char* name : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID", "LOCAL_RANK"}) {
+    const char* v = std::getenv(name);
+    if (!v || !*v) continue;
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess || n <= 0) return 0;
+    return std::atoi(v) % n;
+  }
+  return 0;
 }
 
 bool device_usable(std::string* why);  // below, with the module's entry points
@@ -80,6 +97,7 @@ class CudaExec {
     return per_sm_clk * sms_ * clock_khz_ * 1e3 * 1e-9;
   }
   void synchronize() { check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize"); }
+  dist::Communicator* device_communicator(dist::Communicator& host);  // below: NCCL, or null
   void* malloc_bytes(std::size_t n) {
     void* p = nullptr;
     check(cudaMalloc(&p, n), "cudaMalloc");
@@ -152,6 +170,109 @@ class CudaExec {
   cudaStream_t stream_ = nullptr;
   cublasHandle_t blas_ = nullptr;
 };
+
+#ifdef TRM_HAVE_NCCL
+void check(ncclResult_t r, const char* what) {
+  if (r == ncclSuccess) return;
+  throw Error(std::string("NCCL error in ") + what + ": " + ncclGetErrorString(r));
+}
+
+// Seconds a collective may take before the other ranks are taken to be gone: the same
+// TRM_COLLECTIVE_TIMEOUT as the MPI communicator's watchdog (docs/DISTRIBUTED.md); 0 = forever.
+double nccl_timeout_s() {
+  const char* v = std::getenv("TRM_COLLECTIVE_TIMEOUT");
+  if (!v || !*v) return 600;
+  char* end = nullptr;
+  const double s = std::strtod(v, &end);
+  return end != v && *end == '\0' && s >= 0 ? s : 600;
+}
+
+// The collectives of data-parallel training on device memory: NCCL over the ranks of the host
+// communicator (MPI), which carries NCCL's unique id from rank 0 at start-up and keeps the
+// barrier and abort. Each collective runs on the backend's stream, after the kernels that made
+// its input, and returns when it has finished; a wait beyond TRM_COLLECTIVE_TIMEOUT (a rank died
+// or hangs) aborts the NCCL communicator and fails with a message instead of hanging.
+class NcclCommunicator final : public dist::Communicator {
+ public:
+  NcclCommunicator(dist::Communicator& host, cudaStream_t stream, int device)
+      : host_(host), stream_(stream), timeout_s_(nccl_timeout_s()) {
+    ncclUniqueId id{};
+    if (host.rank() == 0) check(ncclGetUniqueId(&id), "ncclGetUniqueId");
+    host.broadcast(&id, sizeof id, 0);
+    check(cudaSetDevice(device), "cudaSetDevice");
+    check(ncclCommInitRank(&comm_, host.size(), id, host.rank()), "ncclCommInitRank");
+  }
+  ~NcclCommunicator() override {
+    if (comm_) ncclCommDestroy(comm_);
+  }
+  NcclCommunicator(const NcclCommunicator&) = delete;
+  NcclCommunicator& operator=(const NcclCommunicator&) = delete;
+
+  int rank() const override { return host_.rank(); }
+  int size() const override { return host_.size(); }
+  std::string name() const override { return "nccl"; }
+  void allreduce_sum(float* data, std::int64_t n) override {
+    check(ncclAllReduce(data, data, static_cast<std::size_t>(n), ncclFloat32, ncclSum, comm_, stream_), "ncclAllReduce");
+    wait("ncclAllReduce");
+  }
+  void allreduce_sum(double* data, std::int64_t n) override {
+    check(ncclAllReduce(data, data, static_cast<std::size_t>(n), ncclFloat64, ncclSum, comm_, stream_), "ncclAllReduce");
+    wait("ncclAllReduce");
+  }
+  void allgather(const void* send, void* recv, std::int64_t bytes) override {
+    check(ncclAllGather(send, recv, static_cast<std::size_t>(bytes), ncclUint8, comm_, stream_), "ncclAllGather");
+    wait("ncclAllGather");
+  }
+  void broadcast(void* data, std::int64_t bytes, int root) override {
+    check(ncclBroadcast(data, data, static_cast<std::size_t>(bytes), ncclUint8, root, comm_, stream_), "ncclBroadcast");
+    wait("ncclBroadcast");
+  }
+  void barrier() override { host_.barrier(); }
+  [[noreturn]] void abort(int code) override {
+    host_.abort(code);
+    std::abort();  // not reached: the host communicator's abort does not return
+  }
+
+ private:
+  void wait(const char* what) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (;;) {
+      const cudaError_t e = cudaStreamQuery(stream_);
+      if (e == cudaSuccess) return;
+      if (e != cudaErrorNotReady) check(e, what);
+      ncclResult_t async = ncclSuccess;
+      check(ncclCommGetAsyncError(comm_, &async), "ncclCommGetAsyncError");
+      check(async, what);
+      const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (timeout_s_ > 0 && waited > timeout_s_) {
+        ncclCommAbort(comm_);
+        comm_ = nullptr;
+        throw Error("rank " + std::to_string(rank()) + " of " + std::to_string(size()) + ": waited " +
+                    std::to_string(static_cast<int>(waited)) + " s in " + what +
+                    " for the other ranks (TRM_COLLECTIVE_TIMEOUT); another rank has died or hangs");
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+  }
+
+  dist::Communicator& host_;
+  cudaStream_t stream_;
+  double timeout_s_;
+  ncclComm_t comm_ = nullptr;
+};
+#endif
+
+// NCCL where the module was built with it and TRM_NCCL is not 0; else null (host staging).
+dist::Communicator* CudaExec::device_communicator(dist::Communicator& host) {
+#ifdef TRM_HAVE_NCCL
+  if (const char* v = std::getenv("TRM_NCCL"); v && std::string(v) == "0") return nullptr;
+  synchronize();
+  return new NcclCommunicator(host, stream_, device_);
+#else
+  (void)host;
+  return nullptr;
+#endif
+}
 
 }  // namespace
 

@@ -21,6 +21,6 @@ std::unique_ptr<Backend> make_cuda_backend();  // trm::Error with the reason whe
 //   int trm_cuda_module_available(char* why, int cap);      1, or 0 and the reason
 //   trm::Backend* trm_cuda_module_create(char* err, int cap);  null and the error on failure
 // Bump kCudaModuleAbi whenever Backend's virtual functions change.
-inline constexpr int kCudaModuleAbi = 1;
+inline constexpr int kCudaModuleAbi = 2;  // 2: Backend::make_device_communicator
 
 }  // namespace trm::gpu

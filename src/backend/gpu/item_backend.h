@@ -45,6 +45,9 @@ class ItemBackend final : public Backend {
   std::string device_name() const override { return x_.device_name(); }
   double peak_gflops() const override { return x_.peak_gflops(lowp()); }
   void synchronize() override { x_.synchronize(); }
+  dist::Communicator* make_device_communicator(dist::Communicator& host) override {
+    return x_.device_communicator(host);
+  }
 
   // ---- memory ----
   float* alloc(std::int64_t n) override {

@@ -23,6 +23,8 @@ struct SimExec {
   static std::string device_name() { return cpu_model_name() + " (simulating the CUDA backend)"; }
   static double peak_gflops(bool) { return 0.0; }
   static void synchronize() {}
+  // No NCCL on the host: data-parallel runs on cuda-sim take the host-staged collectives.
+  static dist::Communicator* device_communicator(dist::Communicator&) { return nullptr; }
   void* malloc_bytes(std::size_t n) {
     void* p = aligned_alloc_bytes(n);
     std::memset(p, 0, n);
