@@ -92,7 +92,10 @@ void HttpServer::routes() {
     std::fprintf(stderr, "trm serve: internal error: %s\n", what.c_str());
     send(res, 500, error_json(500, "internal error"));
   });
-  s.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+  // Counted just before the response is written (the post-routing handler runs for every answer,
+  // 404s and errors included), not in the logger, which runs after the client has its answer: a
+  // client that reads /metrics right after a solve must find that solve counted.
+  s.set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     service_.metrics().request(route_of(req.path), res.status);
   });
 
