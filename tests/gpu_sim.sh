@@ -42,7 +42,7 @@ set -e
 out=$($trm bench train tiny-sudoku-mlp --batch 4 --iterations 1 --backend cuda-sim --no-sgemm 2>/dev/null | tail -n 1)
 [[ $out == *'"backend":"cuda-sim"'* && $out == *'"device":'* && $out == *'"mfu":'* ]] || fail "bench JSON: $out"
 # No device: a clear error naming the cause, exit status 2, nothing written.
-if ! $trm info --system 2>/dev/null | tr -d ' \n' | grep -q '"available":true,"name":"cuda"'; then
+if ! $trm info --system 2>/dev/null | tr -d ' \n' | grep '"available":true,"name":"cuda"' > /dev/null; then
   set +e
   msg=$($trm train tiny-sudoku-mlp --data "$work/s4" --out "$work/run-cuda" --max-steps 1 --backend cuda 2>&1)
   rc=$?

@@ -55,13 +55,14 @@ node "$here/mcp/client.mjs" http "$url/mcp" k3y || fail "MCP over Streamable HTT
 
 code=$(curl -s -o /dev/null -w '%{http_code}' "$url/v1/models")
 [[ $code == 401 ]] || fail "/v1/models without the token answered $code, expected 401"
-curl -sf "${auth[@]}" "$url/v1/models" | grep -q '"task":"sudoku"' || fail "/v1/models lacks the sudoku model"
+curl -sf "${auth[@]}" "$url/v1/models" | grep '"task":"sudoku"' > /dev/null || fail "/v1/models lacks the sudoku model"
 out=$(curl -sf "${auth[@]}" -H 'Content-Type: application/json' -d '{"model": "s4", "puzzle": "1..4\n..1.\n.1..\n4..1"}' "$url/v1/solve") ||
   fail "/v1/solve failed"
 [[ $out == *'"grid":[['* && $out == *'"steps":'* && $out == *'"verified":'* ]] || fail "/v1/solve answered $out"
-curl -sf "$url/healthz" | grep -q '"ok"' || fail "/healthz"
-curl -sf "${auth[@]}" "$url/metrics" | grep -q '^trm_http_requests_total{route="/v1/solve",code="200"} 1$' ||
-  fail "/metrics lacks the solve count"
+curl -sf "$url/healthz" | grep '"ok"' > /dev/null || fail "/healthz"
+metrics=$(curl -sf "${auth[@]}" "$url/metrics") || fail "/metrics failed"
+grep -q '^trm_http_requests_total{route="/v1/solve",code="200"} 1$' <<< "$metrics" ||
+  fail "/metrics lacks the solve count: $(grep '^trm_http_requests_total' <<< "$metrics" | tr '\n' ' ')"
 
 # SIGTERM while requests are in flight: each is answered (200), then the process exits 0.
 for i in 1 2 3 4 5 6 7 8; do
