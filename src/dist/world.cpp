@@ -42,7 +42,7 @@ long launcher_size() {
 // Seconds a rank may wait inside one collective before it decides another rank is gone
 // (TRM_COLLECTIVE_TIMEOUT; 0 = wait forever). A collective waits for the slowest rank's compute
 // (a step, a shard of an evaluation) and for rank 0 writing a checkpoint, so the default is long.
-double collective_timeout_s() {
+double read_collective_timeout_s() {
   if (const char* v = env("TRM_COLLECTIVE_TIMEOUT")) {
     char* end = nullptr;
     const double s = std::strtod(v, &end);
@@ -66,7 +66,7 @@ class MpiCommunicator final : public Communicator {
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
     MPI_Comm_size(MPI_COMM_WORLD, &size_);
-    timeout_s_ = collective_timeout_s();
+    timeout_s_ = read_collective_timeout_s();
     if (timeout_s_ > 0 && size_ > 1) watchdog_ = std::thread([this] { watch(); });
   }
   ~MpiCommunicator() override {
@@ -84,6 +84,7 @@ class MpiCommunicator final : public Communicator {
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   std::string name() const override { return "mpi"; }
+  double collective_timeout_s() const override { return timeout_s_; }
 
   void allreduce_sum(float* data, std::int64_t n) override {
     for (std::int64_t i = 0; i < n; i += kMaxCount) {

@@ -22,7 +22,7 @@ void DeviceCollectives::allreduce_sum(float* data, std::int64_t n) {
     device_->allreduce_sum(data, n);
     return;
   }
-  if (!staged()) {
+  if (be_.host_accessible()) {
     dist::allreduce_sum_bucketed(comm_, data, n);
     return;
   }
@@ -38,7 +38,7 @@ void DeviceCollectives::allgather(const float* send, float* recv, std::int64_t n
     device_->allgather(send, recv, bytes);
     return;
   }
-  if (!staged()) {
+  if (be_.host_accessible()) {
     comm_.allgather(send, recv, bytes);
     return;
   }

@@ -24,6 +24,10 @@ class Communicator {
   virtual int rank() const = 0;
   virtual int size() const = 0;
   virtual std::string name() const = 0;  // "single", "mpi"
+  // Seconds a collective may wait for the other ranks before they are taken to be gone
+  // (TRM_COLLECTIVE_TIMEOUT, read once by the MPI communicator); 0 = forever. A device
+  // communicator built over this one (NCCL) keeps the same limit.
+  virtual double collective_timeout_s() const { return 0; }
 
   // data[0..n) becomes the element-wise sum over the ranks, identical on every rank.
   virtual void allreduce_sum(float* data, std::int64_t n) = 0;

@@ -177,25 +177,16 @@ void check(ncclResult_t r, const char* what) {
   throw Error(std::string("NCCL error in ") + what + ": " + ncclGetErrorString(r));
 }
 
-// Seconds a collective may take before the other ranks are taken to be gone: the same
-// TRM_COLLECTIVE_TIMEOUT as the MPI communicator's watchdog (docs/DISTRIBUTED.md); 0 = forever.
-double nccl_timeout_s() {
-  const char* v = std::getenv("TRM_COLLECTIVE_TIMEOUT");
-  if (!v || !*v) return 600;
-  char* end = nullptr;
-  const double s = std::strtod(v, &end);
-  return end != v && *end == '\0' && s >= 0 ? s : 600;
-}
-
 // The collectives of data-parallel training on device memory: NCCL over the ranks of the host
 // communicator (MPI), which carries NCCL's unique id from rank 0 at start-up and keeps the
 // barrier and abort. Each collective runs on the backend's stream, after the kernels that made
 // its input, and returns when it has finished; a wait beyond TRM_COLLECTIVE_TIMEOUT (a rank died
-// or hangs) aborts the NCCL communicator and fails with a message instead of hanging.
+// or hangs) aborts the NCCL communicator and fails with a message instead of hanging; the limit
+// is the host communicator's (TRM_COLLECTIVE_TIMEOUT).
 class NcclCommunicator final : public dist::Communicator {
  public:
   NcclCommunicator(dist::Communicator& host, cudaStream_t stream, int device)
-      : host_(host), stream_(stream), timeout_s_(nccl_timeout_s()) {
+      : host_(host), stream_(stream), timeout_s_(host.collective_timeout_s()) {
     ncclUniqueId id{};
     if (host.rank() == 0) check(ncclGetUniqueId(&id), "ncclGetUniqueId");
     host.broadcast(&id, sizeof id, 0);
@@ -211,6 +202,7 @@ class NcclCommunicator final : public dist::Communicator {
   int rank() const override { return host_.rank(); }
   int size() const override { return host_.size(); }
   std::string name() const override { return "nccl"; }
+  double collective_timeout_s() const override { return timeout_s_; }
   void allreduce_sum(float* data, std::int64_t n) override {
     check(ncclAllReduce(data, data, static_cast<std::size_t>(n), ncclFloat32, ncclSum, comm_, stream_), "ncclAllReduce");
     wait("ncclAllReduce");
